@@ -1,0 +1,44 @@
+"""The `glossa` command: one Typer app, one file per command group.
+
+Each module in this folder has a `register(app)` that adds its commands. `main()` is the console script: it
+turns a `GlossaError` (or a usage error) into one line on stderr and a non-zero exit, never a traceback.
+"""
+
+import sys
+
+import click
+import typer
+
+from glossa.cli import bits, glossary, speedrun, text
+from glossa.cli.console import err_console
+from glossa.errors import GlossaError
+
+app = typer.Typer(
+    name="glossa",
+    help="The generative-AI glossary, from binary to deployment, as one working system.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+for command_group in (glossary, bits, text, speedrun):
+    command_group.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; user mistakes end with one line on stderr and exit status 2."""
+    try:
+        result = app(args=argv, prog_name="glossa", standalone_mode=False)
+    except GlossaError as error:
+        err_console.print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except click.ClickException as error:
+        err_console.print(f"[bold red]error:[/] {error.format_message()}", highlight=False, soft_wrap=True)
+        sys.exit(error.exit_code)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    sys.exit(result if isinstance(result, int) else 0)

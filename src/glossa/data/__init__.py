@@ -1,0 +1,1 @@
+"""Data: where text comes from and how it is cleaned, deduplicated, split and packed (§13)."""

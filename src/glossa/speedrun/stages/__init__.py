@@ -1,0 +1,11 @@
+"""The speedrun's stages in flow order. Each later capability (tokenizer, training, evaluation, quantization,
+serving) adds its stage to this list."""
+
+from glossa.speedrun.frame import Stage
+from glossa.speedrun.stages.corpus import load_corpus
+from glossa.speedrun.stages.text_stats import text_statistics
+
+DEFAULT_STAGES: list[Stage] = [
+    Stage("corpus", "Text input: the embedded corpus", load_corpus),
+    Stage("text-stats", "Text statistics: bytes, code points, entropy, Zipf", text_statistics),
+]
