@@ -8,10 +8,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen before pyplot loads)
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
-from glossa.atomic import atomic_write  # noqa: E402
+from glossa.atomic import atomic_write
 
 
 def new_figure(width: float = 6.4, height: float = 4.0) -> tuple[Figure, plt.Axes]:

@@ -85,7 +85,7 @@ def test_find_by_slug_name_alias_and_suggest_near_misses():
     assert glossary.find("top-p") is top_p
     assert glossary.find(top_p.name.upper()) is top_p
     assert glossary.find("nucleus sampling") is top_p
-    with pytest.raises(GlossaError, match="did you mean: .*top-p"):
+    with pytest.raises(GlossaError, match=r"did you mean: .*top-p"):
         glossary.find("top-pp")
 
 
@@ -99,7 +99,9 @@ def test_locate_points_at_the_definition():
 
 def test_node_id_exists_reads_test_files_without_importing_them():
     assert node_id_exists("tests/glossary/test_registry.py::test_locate_points_at_the_definition", REPO_ROOT)
-    assert node_id_exists("tests/glossary/test_registry.py::test_locate_points_at_the_definition[x]", REPO_ROOT)
+    assert node_id_exists(
+        "tests/glossary/test_registry.py::test_locate_points_at_the_definition[x]", REPO_ROOT
+    )
     assert not node_id_exists("tests/glossary/test_registry.py::test_missing", REPO_ROOT)
     assert not node_id_exists("tests/nowhere.py::test_x", REPO_ROOT)
 
@@ -150,3 +152,10 @@ def test_splice_replaces_only_the_marked_block():
     assert splice(text, "new") == f"intro\n{START}\nnew\n{END}\noutro\n"
     with pytest.raises(ValueError):
         splice("no markers", "new")
+
+
+def test_cli_explain_run_runs_the_demo(run_cli):
+    result = run_cli("explain", "bfloat16", "--run")
+    assert result.exit_code == 0, result.stderr
+    assert "$ glossa bits 0.1 --as bf16" in result.stdout
+    assert "0.10009765625" in result.stdout  # the bf16 value nearest to 0.1

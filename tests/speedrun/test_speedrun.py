@@ -40,7 +40,9 @@ def test_a_failing_stage_still_leaves_a_report(tmp_path):
 
     run = Run(run_id="t", run_dir=tmp_path / "t", settings={})
     with pytest.raises(RuntimeError):
-        run_stages(run, [Stage("good", "Good stage", good), Stage("bad", "Bad stage", bad)], show_progress=False)
+        run_stages(
+            run, [Stage("good", "Good stage", good), Stage("bad", "Bad stage", bad)], show_progress=False
+        )
     report = (tmp_path / "t" / "report.md").read_text()
     assert "Good stage" in report and "failed: disk on fire" in report
 

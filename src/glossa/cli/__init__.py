@@ -6,8 +6,12 @@ turns a `GlossaError` (or a usage error) into one line on stderr and a non-zero 
 
 import sys
 
-import click
 import typer
+
+try:  # typer 0.25 and later carries its own copy of click; earlier versions use click itself
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import exceptions as click_exceptions
 
 from glossa.cli import bits, glossary, speedrun, text
 from glossa.cli.console import err_console
@@ -33,12 +37,12 @@ def main(argv: list[str] | None = None) -> None:
     except GlossaError as error:
         err_console.print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
         sys.exit(2)
-    except click.exceptions.Abort:
+    except typer.Abort:
         err_console.print("aborted")
         sys.exit(130)
-    except click.ClickException as error:
+    except click_exceptions.ClickException as error:
         err_console.print(f"[bold red]error:[/] {error.format_message()}", highlight=False, soft_wrap=True)
         sys.exit(error.exit_code)
-    except click.exceptions.Exit as done:
+    except typer.Exit as done:
         sys.exit(done.exit_code)
     sys.exit(result if isinstance(result, int) else 0)

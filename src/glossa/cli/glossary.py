@@ -24,9 +24,7 @@ def _terms_table(glossary: Glossary, number: int) -> Table:
     for column in ("slug", "term", "code", "tests", "demo"):
         table.add_column(column, justify="center" if column in ("code", "tests", "demo") else "left")
     for term in glossary.in_section(number):
-        table.add_row(
-            term.slug, term.name, _MARK[term.has_code], _MARK[term.has_tests], _MARK[term.has_demo]
-        )
+        table.add_row(term.slug, term.name, _MARK[term.has_code], _MARK[term.has_tests], _MARK[term.has_demo])
     return table
 
 

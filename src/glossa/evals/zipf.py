@@ -40,4 +40,6 @@ def zipf_fit(frequencies: list[int], max_rank: int = 1000) -> ZipfFit:
     residual = log_freq - (slope * log_rank + intercept)
     total = log_freq - log_freq.mean()
     r_squared = 1.0 - float(residual @ residual) / float(total @ total) if total.any() else 1.0
-    return ZipfFit(exponent=float(-slope), intercept=float(intercept), r_squared=r_squared, ranks_used=len(counts))
+    return ZipfFit(
+        exponent=float(-slope), intercept=float(intercept), r_squared=r_squared, ranks_used=len(counts)
+    )

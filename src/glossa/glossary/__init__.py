@@ -1,4 +1,4 @@
-"""The glossary as data: every term of the seed, where its code lives, what checks it, and how to see it run."""
+"""The glossary as data: every term of the seed, where its code lives, what checks it, how to see it run."""
 
 from glossa.glossary.registry import Glossary, Section, Term, load_glossary
 

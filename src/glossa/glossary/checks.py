@@ -27,7 +27,7 @@ class CodeLocation:
 
 
 def resolve(dotted: str) -> object:
-    """Import the longest module prefix of `dotted`, then follow attributes; ImportError if it is not there."""
+    """Import the longest module prefix of `dotted`, then follow attributes; ImportError if absent."""
     parts = dotted.split(".")
     for split in range(len(parts), 0, -1):
         module_name = ".".join(parts[:split])
@@ -116,5 +116,7 @@ def problems(glossary: Glossary, repo_root: Path) -> list[str]:
         ]
         if term.demo and not term.demo.startswith("glossa "):
             found.append(f"{term.slug}: demo must be a `glossa ...` command")
-        found += [f"{term.slug}: related '{slug}' is not a term" for slug in term.related if slug not in slugs]
+        found += [
+            f"{term.slug}: related '{slug}' is not a term" for slug in term.related if slug not in slugs
+        ]
     return found

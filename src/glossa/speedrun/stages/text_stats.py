@@ -70,8 +70,8 @@ def text_statistics(run: Run) -> ReportSection:
 
 Zero-order entropy (each symbol coded by its own frequency, no context): **{rates.bits_per_character:.3f} bits
 per character**, which over UTF-8 is **{rates.bits_per_byte:.3f} bits per byte**; the byte distribution itself
-has {rates.byte_entropy_bits:.3f} bits of entropy per byte. Any model of this corpus that uses context must beat
-these numbers.
+has {rates.byte_entropy_bits:.3f} bits of entropy per byte. Any model of this corpus that uses context must
+beat these numbers.
 
 Zipf's law: word frequency falls as rank^-s with **s = {fit.exponent:.3f}** (least squares on the top
 {fit.ranks_used} ranks, R² = {fit.r_squared:.4f}). Most frequent: {top_words}.
