@@ -4,8 +4,10 @@ serving) adds its stage to this list."""
 from glossa.speedrun.frame import Stage
 from glossa.speedrun.stages.corpus import load_corpus
 from glossa.speedrun.stages.text_stats import text_statistics
+from glossa.speedrun.stages.tokenizer import train_tokenizer
 
 DEFAULT_STAGES: list[Stage] = [
     Stage("corpus", "Text input: the embedded corpus", load_corpus),
     Stage("text-stats", "Text statistics: bytes, code points, entropy, Zipf", text_statistics),
+    Stage("tokenizer", "Tokenization: the run's BPE", train_tokenizer),
 ]
