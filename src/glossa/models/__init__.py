@@ -8,6 +8,8 @@ hf_io.py         the Hugging Face layout (config.json + safetensors), read and w
 loading.py       `load_model(source)` / `save_model(model, folder)`
 embeddings.py    sentence embeddings (MiniLM): pooling, normalisation, cosine and Euclidean distance
 describe.py      parameters, FLOPs, KV-cache bytes and scale category of a config
+gan.py, vae.py, diffusion.py   the seed's other generative models (§7), learning 2-D toy distributions
+toy_data.py      those distributions, MMD² and mode coverage (how a generator collapses)
 
 >>> from glossa.models import load_model
 >>> model = load_model("smollm2")
