@@ -25,3 +25,8 @@ def test_a_failed_write_keeps_the_old_file(tmp_path):
         atomic_write(target, crash)
     assert target.read_text() == "good"
     assert [path.name for path in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_written_files_are_readable_by_others(tmp_path):
+    target = atomic_write_text(tmp_path / "card.md", "x")
+    assert target.stat().st_mode & 0o777 == 0o644

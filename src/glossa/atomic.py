@@ -11,6 +11,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+FILE_MODE = 0o644
+
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     """Call `write(temporary_path)`, fsync the result and rename it to `path`; return `path`."""
@@ -23,6 +25,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
         write(temporary_path)
         with open(temporary_path, "rb+") as written:
             os.fsync(written.fileno())
+        os.chmod(temporary_path, FILE_MODE)  # mkstemp makes files private (0600); ours are ordinary files
         os.replace(temporary_path, path)
     except BaseException:
         temporary_path.unlink(missing_ok=True)
