@@ -8,13 +8,15 @@ from typing import Any
 
 from glossa.errors import GlossaError
 
-__all__ = ["GlossaError", "load_model", "load_tokenizer", "save_model"]
+__all__ = ["Engine", "GlossaError", "SamplingParams", "load_model", "load_tokenizer", "save_model"]
 __version__ = "0.1.0"
 
 _LAZY = {
     "load_tokenizer": "glossa.tokenizers.loading",
     "load_model": "glossa.models.loading",
     "save_model": "glossa.models.loading",
+    "Engine": "glossa.infer.engine",
+    "SamplingParams": "glossa.infer.params",
 }
 
 

@@ -13,7 +13,7 @@ try:  # typer 0.25 and later carries its own copy of click; earlier versions use
 except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as click_exceptions
 
-from glossa.cli import bits, data, generative, glossary, model, speedrun, text, tokenize
+from glossa.cli import bits, data, generate, generative, glossary, model, sample, speedrun, text, tokenize
 from glossa.cli.console import err_console
 from glossa.errors import GlossaError
 
@@ -26,7 +26,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-for command_group in (glossary, bits, text, tokenize, data, model, generative, speedrun):
+for command_group in (glossary, bits, text, tokenize, data, model, generative, sample, generate, speedrun):
     command_group.register(app)
 
 
