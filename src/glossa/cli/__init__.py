@@ -13,7 +13,19 @@ try:  # typer 0.25 and later carries its own copy of click; earlier versions use
 except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as click_exceptions
 
-from glossa.cli import bits, data, generate, generative, glossary, model, sample, speedrun, text, tokenize
+from glossa.cli import (
+    bits,
+    data,
+    generate,
+    generative,
+    glossary,
+    model,
+    sample,
+    speedrun,
+    text,
+    tokenize,
+    train,
+)
 from glossa.cli.console import err_console
 from glossa.errors import GlossaError
 
@@ -26,7 +38,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-for command_group in (glossary, bits, text, tokenize, data, model, generative, sample, generate, speedrun):
+COMMAND_GROUPS = (glossary, bits, text, tokenize, data, model, generative, train, sample, generate, speedrun)
+for command_group in COMMAND_GROUPS:
     command_group.register(app)
 
 
