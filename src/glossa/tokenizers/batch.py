@@ -6,8 +6,8 @@
 with the tokenizer already in memory, and a caller's script needs no `if __name__ == "__main__"` guard. The
 workers only run Python tokenization, never torch or another thread's locks, which is what makes forking a
 process that has imported torch safe here. Elsewhere (macOS, Windows) they are spawned: a fresh interpreter
-per worker, about a second each. Either way each worker unpickles its own copy of the tokenizer once
-(tokenizers pickle their vocabulary and merges and rebuild regexes and caches on arrival, ~0.1 s for
+per worker, about a second each. Either way each worker makes its own deep copy of the tokenizer once
+(tokenizers copy their vocabulary and merges and rebuild regexes and caches on arrival, ~0.1 s for
 SmolLM2's): a forked worker that used the parent's objects would write their reference counts on every
 lookup, copying the pages they live on, and measured 1.6× slower per text than the parent itself.
 
@@ -43,12 +43,12 @@ with none of the three is refused, because documents would run together unseen.
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import itertools
 import json
 import multiprocessing
 import os
-import pickle
 import struct
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -81,9 +81,9 @@ FINGERPRINT_ATTRIBUTES = ("pretokenizer", "merges", "ignore_merges", "vocab")
 _worker_tokenizer: Tokenizer | None = None
 
 
-def _start_worker(pickled_tokenizer: bytes) -> None:
+def _start_worker(tokenizer: Tokenizer) -> None:
     global _worker_tokenizer
-    _worker_tokenizer = pickle.loads(pickled_tokenizer)
+    _worker_tokenizer = copy.deepcopy(tokenizer)
 
 
 def _encode_chunk(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -145,7 +145,7 @@ def _encode_in_pool(
 
 
 def _pool(tokenizer: Tokenizer, processes: int) -> ProcessPoolExecutor:
-    initargs = (pickle.dumps(tokenizer, protocol=pickle.HIGHEST_PROTOCOL),)
+    initargs = (tokenizer,)
     if "fork" in multiprocessing.get_all_start_methods() and sys.platform.startswith("linux"):
         forked = multiprocessing.get_context("fork")
         return ProcessPoolExecutor(processes, mp_context=forked, initializer=_start_worker, initargs=initargs)
