@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass
 
 import pytest
+import torch
 
 
 @dataclass
@@ -61,3 +62,13 @@ def assert_one_line_error(result: CliResult) -> None:
 @pytest.fixture
 def one_line_error():
     return assert_one_line_error
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models train faster on one thread: OpenMP fork/join on a shared 2-core machine costs more than it
+    saves. Use with `pytestmark = pytest.mark.usefixtures("one_torch_thread")`; the setting is restored."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -11,13 +11,7 @@ from glossa.errors import GlossaError
 from glossa.models import vae
 from glossa.models.toy_data import mmd2, mode_coverage, toy_samples
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

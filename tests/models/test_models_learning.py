@@ -8,16 +8,10 @@ import torch.nn.functional as F
 from glossa.models.presets import preset
 from glossa.models.transformer import Transformer
 
-
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def test_encoder_decoder_learns_to_reverse_sequences(one_thread):
+def test_encoder_decoder_learns_to_reverse_sequences():
     length, vocab, bos = 8, 16, 1  # ids 2..15 are data, 1 starts the decoder
     torch.manual_seed(0)
     model = Transformer(preset("t5-tiny", vocab_size=vocab))
@@ -49,7 +43,7 @@ def test_encoder_decoder_learns_to_reverse_sequences(one_thread):
     assert accuracy >= 0.95
 
 
-def test_moe_decoder_learns_mode_dependent_rules(one_thread):
+def test_moe_decoder_learns_mode_dependent_rules():
     """The first token picks one of 4 random permutations of 48 symbols; each later token is the chosen
     permutation applied to the one before. The model must read the mode and apply its rule: ≥ 95% accuracy."""
     vocab, symbols, modes, length = 64, 48, 4, 12

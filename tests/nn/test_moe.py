@@ -17,13 +17,7 @@ from glossa.nn.moe import HierarchicalMoE, MoEAux, MoEFeedForward, expert_capaci
 D_MODEL, D_FF = 16, 24
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny matmuls: OpenMP fork/join on a shared 2-core machine costs more than it saves."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_moe(n_experts: int = 4, seed: int = 0, **options) -> MoEFeedForward:

@@ -25,13 +25,7 @@ TORCH_CELLS = {"rnn": torch.nn.RNNCell, "lstm": torch.nn.LSTMCell, "gru": torch.
 OUR_CELLS = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small sequential matmuls: OpenMP fork/join on a shared 2-core machine costs more than it saves."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def max_diff(ours, theirs) -> float:
