@@ -470,9 +470,7 @@ class Engine:
     ) -> Iterator[RequestOutput]:
         """Incremental outputs of one request (`delta_text` is the new text); stepping the whole engine, so
         several streams in one thread interleave. Closing the iterator early aborts the request."""
-        request_id = self.add_request(prompt, params, request_id, priority)
-        queue: deque[RequestOutput] = deque()
-        self._streams[request_id] = queue
+        request_id, queue = self._open_stream(prompt, params, request_id, priority)
         finished = False
         try:
             while not finished:
@@ -486,6 +484,19 @@ class Engine:
             if not finished:
                 self.abort(request_id)
 
+    def _open_stream(
+        self,
+        prompt: str | Sequence[int],
+        params: SamplingParams | None,
+        request_id: str | None,
+        priority: int,
+    ) -> tuple[str, deque[RequestOutput]]:
+        """Add the request and the queue its outputs are delivered to."""
+        request_id = self.add_request(prompt, params, request_id, priority)
+        queue: deque[RequestOutput] = deque()
+        self._streams[request_id] = queue
+        return request_id, queue
+
     async def astream(
         self,
         prompt: str | Sequence[int],
@@ -497,9 +508,7 @@ class Engine:
         loop = asyncio.get_running_loop()
         if self._async_lock is None or self._async_loop is not loop:  # an asyncio.Lock belongs to one loop
             self._async_lock, self._async_loop = asyncio.Lock(), loop
-        request_id = self.add_request(prompt, params, request_id, priority)
-        queue: deque[RequestOutput] = deque()
-        self._streams[request_id] = queue
+        request_id, queue = self._open_stream(prompt, params, request_id, priority)
         finished = False
         try:
             while not finished:
