@@ -14,3 +14,12 @@ def smollm2():
     from glossa.models.loading import load_model
 
     return load_model("smollm2")
+
+
+@pytest.fixture(scope="session")
+def ring():
+    """The 8-Gaussian ring the generative models learn: 8192 training points and 2000 held out."""
+    from glossa.models.toy_data import toy_samples
+
+    points = toy_samples("ring", 8192 + 2000, seed=0)
+    return points[:8192], points[8192:]

@@ -8,15 +8,9 @@ import torch
 
 from glossa.errors import GlossaError
 from glossa.models import diffusion
-from glossa.models.toy_data import mmd2, mode_coverage, toy_samples
+from glossa.models.toy_data import mmd2, mode_coverage
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture(scope="module")
-def ring():
-    points = toy_samples("ring", 8192 + 2000, seed=0)
-    return points[:8192], points[8192:]
 
 
 @pytest.fixture(scope="module")
