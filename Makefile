@@ -26,8 +26,11 @@ $(RUN_STAMP): pyproject.toml
 	$(PIP) install -q -e .
 	touch $@
 
+# The browser and load-balancer tests drive Debian's Chromium and nginx; installed once, when missing.
 $(TEST_STAMP): $(RUN_STAMP)
 	$(PIP) install -q -e '.[test]'
+	command -v chromium >/dev/null && command -v nginx >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx; }
 	touch $@
 
 # Regenerate the README's glossary coverage table (a test fails when it is stale).
