@@ -10,16 +10,19 @@ import pytest
 from glossa.speedrun.frame import ReportSection, Run, Stage, run_stages
 
 
-def test_speedrun_writes_report_card_with_plots(run_process, tmp_path):
-    result = run_process("speedrun", "--quiet", "--out", "runs")
+def test_speedrun_runs_the_whole_flow_into_a_report_card(run_process, tmp_path):
+    """The smoke budget runs every stage for real (seconds of training): corpus to held-out bits per byte."""
+    result = run_process("speedrun", "--quiet", "--budget", "smoke", "--out", "runs")
     assert result.exit_code == 0, result.stderr
     match = re.search(r"report card: (\S+report\.md)", result.stdout)
     assert match, result.stdout
+    assert "test bits/byte (the model)" in result.stdout
     report_path = tmp_path / match.group(1)
     report = report_path.read_text()
-    assert "Text statistics" in report and "Zipf" in report
+    for title in ("Text statistics", "Zipf", "Data pipeline", "Pretraining", "bits per byte", "Samples"):
+        assert title in report
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
-    assert len(images) >= 2
+    assert len(images) >= 5  # byte lengths, Zipf, token lengths, data Zipf, loss, learning rate
     for image in images:
         png = (report_path.parent / image).read_bytes()
         assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5_000
@@ -28,6 +31,13 @@ def test_speedrun_writes_report_card_with_plots(run_process, tmp_path):
     assert metrics["corpus"]["documents"] == 38
     assert 4.0 < metrics["text-stats"]["bits_per_byte"] < 5.5
     assert 0.8 < metrics["text-stats"]["zipf_exponent"] < 1.3
+    data = metrics["data"]
+    assert data["scenes"] > 700 and data["validation_tokens"] > 10_000 and data["test_tokens"] > 10_000
+    assert metrics["pretrain"]["steps"] >= 10
+    scores = metrics["evaluate"]
+    assert 0 < scores["test_bits_per_byte"] < 20 and 0 < scores["unigram_bits_per_byte"] < 5
+    weights = report_path.parent / "train" / "model"
+    assert weights.is_dir() and any(weights.iterdir())
 
 
 def test_a_failing_stage_still_leaves_a_report(tmp_path):
@@ -50,3 +60,7 @@ def test_a_failing_stage_still_leaves_a_report(tmp_path):
 def test_speedrun_rejects_a_file_as_output_folder(run_process, tmp_path, one_line_error):
     (tmp_path / "runs").write_text("not a folder")
     one_line_error(run_process("speedrun", "--out", "runs"))
+
+
+def test_speedrun_rejects_an_unknown_budget(run_process, one_line_error):
+    one_line_error(run_process("speedrun", "--budget", "huge"))

@@ -35,6 +35,7 @@ class Run:
     run_dir: Path
     settings: dict[str, Any]
     artifacts: dict[str, Any] = field(default_factory=dict)
+    status: Callable[[str], None] = field(default=lambda text: None, repr=False)  # live line of a long stage
 
     def plot_path(self, name: str) -> Path:
         return self.run_dir / "plots" / f"{name}.png"
@@ -75,6 +76,10 @@ def _write_outputs(run: Run, records: list[StageRecord]) -> Path:
     return report_path
 
 
+def _status_line(progress: Progress, task, stage: Stage) -> Callable[[str], None]:
+    return lambda text: progress.update(task, description=f"stage: {stage.title} — {text}")
+
+
 def run_stages(run: Run, stages: list[Stage], show_progress: bool = True) -> Path:
     """Run every stage in order; return the path of the report card. A failing stage stops the run."""
     records: list[StageRecord] = []
@@ -84,6 +89,7 @@ def run_stages(run: Run, stages: list[Stage], show_progress: bool = True) -> Pat
         task = progress.add_task("speedrun", total=len(stages))
         for stage in stages:
             progress.update(task, description=f"stage: {stage.title}")
+            run.status = _status_line(progress, task, stage)
             started = time.perf_counter()
             try:
                 section = stage.function(run)

@@ -34,6 +34,7 @@ import platform
 import random
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -119,8 +120,9 @@ def machine() -> dict[str, Any]:
 
 
 class Trainer:
-    def __init__(self, config: TrainConfig) -> None:
+    def __init__(self, config: TrainConfig, on_step: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.config = config
+        self.on_step = on_step  # replaces the live display (the speedrun shows its own progress)
         if config.threads:
             torch.set_num_threads(config.threads)
         if config.deterministic:
@@ -469,8 +471,8 @@ class Trainer:
     def _display(self):
         from glossa.cli.console import console
 
-        if not (self.config.display and self.dist.main):
-            yield lambda record: None
+        if self.on_step is not None or not (self.config.display and self.dist.main):
+            yield self.on_step if self.on_step is not None and self.dist.main else (lambda record: None)
             return
         if not console.is_terminal:
             every = self.config.log_every

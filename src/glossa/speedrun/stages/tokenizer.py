@@ -59,6 +59,7 @@ def train_tokenizer(run: Run) -> ReportSection:
     saved = save_bpe(trained, run.run_dir / "tokenizer" / "tokenizer.glossa.json")
     save_hf_tokenizer_json(trained, saved.parent / "tokenizer.json")
     run.artifacts["tokenizer"] = trained
+    run.artifacts["tokenizer_path"] = saved
 
     smollm2 = load_tokenizer("smollm2")
     ids = {"this run's BPE": trained.encode(text), "SmolLM2": smollm2.encode(text)}
