@@ -112,28 +112,45 @@ class AdamW(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure=None):
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    adam_update(p, p.grad, self.state[p], group, decoupled=self.decoupled)
+            adam_group_update(group, self.state, decoupled=self.decoupled)
 
 
-def adam_update(p: Tensor, g: Tensor, state: dict, group: dict, *, decoupled: bool = True) -> None:
+def adam_group_update(group: dict, states: dict, *, decoupled: bool = True) -> None:
+    """One Adam(W) step for every parameter of `group` that has a gradient, as a handful of `_foreach` ops
+    over the whole group (one dispatch per op instead of one per op per tensor: at small scale the step is
+    dispatch-bound). Element for element it is the same arithmetic as the per-tensor rule:
+
+        p ← p·(1 − lr·wd)            (AdamW; Adam adds wd·p to g instead)
+        m ← m + (1 − β1)(g − m)      v ← β2·v + (1 − β2)·g²
+        p ← p − lr/(1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + ε)
+    """
+    params = [p for p in group["params"] if p.grad is not None]
+    if not params:
+        return
+    grads = [p.grad for p in params]
     beta1, beta2 = group["betas"]
     lr, wd = group["lr"], group["weight_decay"]
+    for p in params:
+        if not states[p]:
+            zeros = torch.zeros_like
+            states[p].update(step=torch.zeros(()), exp_avg=zeros(p), exp_avg_sq=zeros(p))
+    state = [states[p] for p in params]
+    steps = [s["step"] for s in state]
+    exp_avgs = [s["exp_avg"] for s in state]
+    exp_avg_sqs = [s["exp_avg_sq"] for s in state]
     if wd and decoupled:
-        p.mul_(1 - lr * wd)
+        torch._foreach_mul_(params, 1 - lr * wd)
     elif wd:
-        g = g.add(p, alpha=wd)
-    if not state:
-        state["step"] = torch.zeros(())
-        state["exp_avg"] = torch.zeros_like(p)
-        state["exp_avg_sq"] = torch.zeros_like(p)
-    state["step"] += 1
-    t = state["step"].item()
-    state["exp_avg"].lerp_(g, 1 - beta1)
-    state["exp_avg_sq"].mul_(beta2).addcmul_(g, g, value=1 - beta2)
-    denominator = (state["exp_avg_sq"].sqrt() / math.sqrt(1 - beta2**t)).add_(group["eps"])
-    p.addcdiv_(state["exp_avg"], denominator, value=-lr / (1 - beta1**t))
+        grads = torch._foreach_add(grads, params, alpha=wd)
+    torch._foreach_add_(steps, 1)
+    counts = [step.item() for step in steps]
+    torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
+    torch._foreach_mul_(exp_avg_sqs, beta2)
+    torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1 - beta2)
+    denominators = torch._foreach_sqrt(exp_avg_sqs)
+    torch._foreach_div_(denominators, [math.sqrt(1 - beta2**t) for t in counts])
+    torch._foreach_add_(denominators, group["eps"])
+    torch._foreach_addcdiv_(params, exp_avgs, denominators, [-lr / (1 - beta1**t) for t in counts])
 
 
 def newton_schulz(g: Tensor, steps: int = 5, eps: float = 1e-7) -> Tensor:
@@ -163,13 +180,13 @@ class Muon(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure=None):
         for group in self.param_groups:
+            if not group["muon"]:
+                adam_group_update(group, self.state)
+                continue
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 state = self.state[p]
-                if not group["muon"]:
-                    adam_update(p, p.grad, state, group)
-                    continue
                 if "momentum_buffer" not in state:
                     state["momentum_buffer"] = torch.zeros_like(p)
                 buffer = state["momentum_buffer"]
