@@ -161,8 +161,9 @@ def test_language_filter_needs_py3langid_or_keeps_english(tmp_path):
     config = FilterConfig(languages=["en"])
     if language_available():
         language, score = detect_language(prose_in_english())
-        assert language == "en" and language_reason(language, score, config) is None
-        assert language_reason("de", 0.99, config) == "language de"
+        assert language == "en" and 0.5 < score <= 1 and language_reason(language, score, config) is None
+        german = detect_language("Der Winter unseres Missvergnügens ist nun vorbei, sagte der König.")
+        assert german[0] == "de" and language_reason(*german, config) == "language de"
     else:
         with pytest.raises(GlossaError, match="py3langid") as error:
             detect_language(prose_in_english())

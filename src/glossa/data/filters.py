@@ -24,6 +24,7 @@ same few lines over and over.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,25 +149,33 @@ def quality_reason(text: str, config: FilterConfig) -> str | None:
     return None
 
 
-def _langid() -> Any:
+@functools.cache
+def _language_identifier() -> Any:
+    """py3langid's identifier with normalised probabilities (its module-level `classify` returns raw log
+    scores, which a probability threshold cannot use); loaded once per process (~1 s)."""
     try:
-        import py3langid
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
     except ImportError:
         raise GlossaError(
             "language detection needs py3langid; install it (pip install py3langid) or set languages = []"
         ) from None
-    return py3langid
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+LANGUAGE_SAMPLE_CHARS = 2_000
 
 
 def detect_language(text: str) -> tuple[str, float]:
-    """(ISO 639-1 code, normalised probability) from py3langid, on the first 10,000 characters."""
-    language, score = _langid().classify(text[:10_000])
-    return str(language), float(score)
+    """(ISO 639-1 code, probability) from py3langid, on the first 2,000 characters: langid's character
+    n-gram scores settle long before that, and its cost is linear in the text (it was a third of the whole
+    pipeline's time on 3 KB documents when it read 10,000)."""
+    language, probability = _language_identifier().classify(text[:LANGUAGE_SAMPLE_CHARS])
+    return str(language), float(probability)
 
 
 def language_available() -> bool:
     try:
-        _langid()
+        _language_identifier()
     except GlossaError:
         return False
     return True

@@ -73,7 +73,9 @@ def pretrain(run: Run) -> ReportSection:
     trainer = Trainer(config, on_step=show)
     summary = trainer.train()
     run.artifacts["model"] = trainer.model.eval()
-    run.artifacts["model_dir"] = run.run_dir / "train" / "model"
+    model_dir = run.run_dir / "train" / "model"
+    shutil.copyfile(run.artifacts["tokenizer_path"].parent / "tokenizer.json", model_dir / "tokenizer.json")
+    run.artifacts["model_dir"] = model_dir  # self-contained: `glossa serve --model` and load_model take it
     log = [json.loads(line) for line in (run.run_dir / "train" / "log.jsonl").read_text().splitlines()]
     throughput = [r["tokens_per_s"] for r in log if "tokens_per_s" in r]
     plots = []
