@@ -19,6 +19,7 @@ from glossa.cli import (
     generate,
     generative,
     glossary,
+    lessons,
     model,
     sample,
     speedrun,
@@ -38,7 +39,20 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-COMMAND_GROUPS = (glossary, bits, text, tokenize, data, model, generative, train, sample, generate, speedrun)
+COMMAND_GROUPS = (
+    glossary,
+    bits,
+    text,
+    tokenize,
+    data,
+    model,
+    generative,
+    train,
+    lessons,
+    sample,
+    generate,
+    speedrun,
+)
 for command_group in COMMAND_GROUPS:
     command_group.register(app)
 
