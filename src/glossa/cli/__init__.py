@@ -14,6 +14,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as click_exceptions
 
 from glossa.cli import (
+    bench,
     bits,
     data,
     generate,
@@ -21,7 +22,9 @@ from glossa.cli import (
     glossary,
     lessons,
     model,
+    registry,
     sample,
+    serve,
     speedrun,
     text,
     tokenize,
@@ -51,6 +54,9 @@ COMMAND_GROUPS = (
     lessons,
     sample,
     generate,
+    bench,
+    serve,
+    registry,
     speedrun,
 )
 for command_group in COMMAND_GROUPS:

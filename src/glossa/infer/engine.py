@@ -44,7 +44,7 @@ from glossa.infer.metrics import EngineStats, RequestMetrics
 from glossa.infer.params import SamplingParams
 from glossa.infer.request import Request, RequestStatus
 from glossa.infer.runner import ModelRunner, SequenceChunk, model_dtype_device
-from glossa.infer.sampler import Sampler, generator_for
+from glossa.infer.sampler import Sampler, apply_logits_processors, generator_for
 from glossa.infer.scheduler import Scheduler
 from glossa.infer.speculative import greedy_verify, target_probs, verify
 from glossa.models.transformer import Transformer
@@ -290,9 +290,11 @@ class Engine:
             return
         requests = [request for request, _ in rows]
         logits = torch.stack([row for _, row in rows])
+        params = [r.params for r in requests]
+        logits = apply_logits_processors(logits, params, [r.output_ids for r in requests])
         result = self.sampler.sample(
             logits,
-            [r.params for r in requests],
+            params,
             histories=[r.all_ids for r in requests],
             output_counts=[r.output_counts for r in requests],
             generators=[r.generator for r in requests],
@@ -394,7 +396,7 @@ class Engine:
                 continue
             if params.repetition_penalty != 1 or params.frequency_penalty or params.presence_penalty:
                 continue
-            if params.logprobs is not None:
+            if params.logprobs is not None or params.logits_processors:
                 continue
             room = min(
                 self.num_speculative_tokens,

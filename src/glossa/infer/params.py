@@ -14,13 +14,22 @@ Validation happens in `__post_init__`, so an invalid object never exists; each b
 many stop strings, how large a logit bias) live in `SamplingLimits`, passed as `limits=`; everything else is a
 property of the mathematics (a probability is in (0, 1]) and is fixed. Comparisons are written in the positive
 form (`0 < top_p <= 1`) so that NaN fails them too.
+
+`logits_processors` is the one open hook (vLLM's per-request logits processors): callables
+`(output ids so far, logits row) -> logits row` run on the raw logits before bias, penalties and sampling — a
+server uses it to allow only the tokens that keep the output a valid JSON prefix. Requests that carry one are
+never drafted for by speculative decoding, whose verification would bypass it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 from glossa.errors import GlossaError
 
@@ -41,6 +50,8 @@ class SamplingLimits:
 
 
 DEFAULT_LIMITS = SamplingLimits()
+
+LogitsProcessor = Callable[[Sequence[int], "Tensor"], "Tensor"]
 
 
 def _fail(message: str) -> None:
@@ -103,6 +114,8 @@ class SamplingParams:
     length_penalty: float = 1.0
     early_stopping: bool | str = False  # True, False or "never", as in transformers
     limits: SamplingLimits = field(default=DEFAULT_LIMITS, repr=False, compare=False)
+    # (output ids so far, logits row [V]) -> logits row: e.g. a mask that keeps the output valid JSON
+    logits_processors: tuple[LogitsProcessor, ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         limits = self.limits
@@ -136,6 +149,10 @@ class SamplingParams:
         if self.logprobs is not None:
             _int_in("logprobs", self.logprobs, 0, limits.max_logprobs)
         self._check_beam(limits)
+        processors = tuple(self.logits_processors or ())
+        if not all(callable(processor) for processor in processors):
+            _fail("logits_processors must be callables (output ids, logits row) -> logits row")
+        object.__setattr__(self, "logits_processors", processors)
 
     def _checked_logit_bias(self) -> dict[int, float] | None:
         bias, limits = self.logit_bias, self.limits

@@ -49,6 +49,21 @@ class SampleResult:
     top_logprobs: list[list[tuple[int, float]]] | None  # per row, best first; [] for rows that did not ask
 
 
+def apply_logits_processors(
+    logits: Tensor, params: Sequence[SamplingParams], outputs: Sequence[Sequence[int]]
+) -> Tensor:
+    """Each row through its request's `logits_processors` (given the ids it generated so far); rows without
+    processors are untouched, and so is `logits` itself when no row has any."""
+    rows = [row for row, p in enumerate(params) if p.logits_processors]
+    if not rows:
+        return logits
+    logits = logits.clone()
+    for row in rows:
+        for processor in params[row].logits_processors:
+            logits[row] = processor(outputs[row], logits[row])
+    return logits
+
+
 def generator_for(params: SamplingParams, device: torch.device | str = "cpu") -> torch.Generator | None:
     """A generator seeded from `params.seed` (None without a seed: the global RNG is used)."""
     if params.seed is None:
