@@ -19,7 +19,16 @@ def test_speedrun_runs_the_whole_flow_into_a_report_card(run_process, tmp_path):
     assert "test bits/byte (the model)" in result.stdout
     report_path = tmp_path / match.group(1)
     report = report_path.read_text()
-    for title in ("Text statistics", "Zipf", "Data pipeline", "Pretraining", "bits per byte", "Samples"):
+    assert "serve the model: glossa serve --model speedrun" in " ".join(result.stdout.split())
+    for title in (
+        "Text statistics",
+        "Zipf",
+        "Data pipeline",
+        "Pretraining",
+        "bits per byte",
+        "Samples",
+        "Serving",
+    ):
         assert title in report
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
     assert len(images) >= 5  # byte lengths, Zipf, token lengths, data Zipf, loss, learning rate
@@ -36,6 +45,7 @@ def test_speedrun_runs_the_whole_flow_into_a_report_card(run_process, tmp_path):
     assert metrics["pretrain"]["steps"] >= 10
     scores = metrics["evaluate"]
     assert 0 < scores["test_bits_per_byte"] < 20 and 0 < scores["unigram_bits_per_byte"] < 5
+    assert metrics["serve"]["completed"] >= 4 and metrics["serve"]["failed"] == 0
     weights = report_path.parent / "train" / "model"
     assert weights.is_dir() and any(weights.iterdir())
 

@@ -24,6 +24,8 @@ def speedrun_command(
         "small", "--budget", help="small (the default, ~10 min on 2 CPU cores), medium (~30 min) or gpu."
     ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
+    serve: bool = typer.Option(False, "--serve", help="Keep serving the trained model when the run is done."),
+    port: int = typer.Option(8000, "--port", help="Port for --serve."),
 ) -> None:
     """Run the whole flow: corpus, text statistics, tokenizer, data pipeline, pretraining, evaluation."""
     from glossa.speedrun.budget import BUDGETS
@@ -39,6 +41,14 @@ def speedrun_command(
     report = run_stages(run, DEFAULT_STAGES, show_progress=not quiet)
     print_headline(json.loads((report.parent / "summary.json").read_text()))
     console.print(f"[bold green]report card:[/] {report}")
+    if "model_dir" in run.artifacts:
+        from glossa.speedrun.stages.serve import serve_command, serve_config
+
+        console.print(f"[bold green]serve the model:[/] {serve_command(run)}")
+        if serve:
+            from glossa.serve.server import run as run_server
+
+            run_server(serve_config(run, port=port))
 
 
 def print_headline(summary: dict) -> None:
@@ -53,6 +63,10 @@ def print_headline(summary: dict) -> None:
         table.add_row("test bits/byte (token-unigram baseline)", f"{scores['unigram_bits_per_byte']:.4f}")
         table.add_row("characters' zero-order entropy", f"{scores['character_entropy_bits_per_byte']:.4f}")
         table.add_row("test perplexity", f"{scores['test_perplexity']:.2f}")
+    served = metrics.get("serve")
+    if served:
+        table.add_row("served: median time to first token", f"{served['median_ttft_ms']:.1f} ms")
+        table.add_row("served: output tokens/s", f"{served['output_tokens_per_s']:.1f}")
     table.add_row("stages, seconds", f"{sum(stage['seconds'] for stage in summary['stages']):.1f}")
     console.print(table)
 

@@ -38,6 +38,8 @@ class Budget:
     min_steps: int = 20
     eval_batches: int = 8
     sample_tokens: int = 48
+    serve_requests: int = 32  # completions streamed by the serving stage's benchmark
+    serve_tokens: int = 32  # tokens each
     notes: list[str] = field(default_factory=list)
 
 
@@ -85,6 +87,8 @@ BUDGETS: dict[str, Budget] = {
         min_steps=10,
         eval_batches=2,
         sample_tokens=12,
+        serve_requests=4,
+        serve_tokens=8,
     ),
 }
 

@@ -6,6 +6,7 @@ from glossa.speedrun.stages.corpus import load_corpus
 from glossa.speedrun.stages.data import prepare_data
 from glossa.speedrun.stages.evaluate import evaluate_model
 from glossa.speedrun.stages.pretrain import pretrain
+from glossa.speedrun.stages.serve import serve_and_benchmark
 from glossa.speedrun.stages.text_stats import text_statistics
 from glossa.speedrun.stages.tokenizer import train_tokenizer
 
@@ -16,4 +17,5 @@ DEFAULT_STAGES: list[Stage] = [
     Stage("data", "Data pipeline: scenes to token shards", prepare_data),
     Stage("pretrain", "Pretraining", pretrain),
     Stage("evaluate", "Evaluation: bits per byte and samples", evaluate_model),
+    Stage("serve", "Serving: OpenAI-compatible API, benchmarked", serve_and_benchmark),
 ]
