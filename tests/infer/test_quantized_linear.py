@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from glossa.artifacts import smollm2_gguf
 from glossa.errors import GlossaError
@@ -12,7 +13,8 @@ from glossa.infer.quantized import (
     GROUP_SIZE,
     Int4WeightOnlyLinear,
     Int8WeightOnlyLinear,
-    ResidualInt4Linear,
+    RescoredInt4Head,
+    fit_bf16_scale_and_zero,
     prepare_model,
 )
 from glossa.models.config import ModelConfig
@@ -77,12 +79,19 @@ def test_our_int4_quantization_error_is_within_half_a_step() -> None:
     assert bool((error <= 0.5 * step + 2 * BF16_EPS * weight.abs().amax()).all())
 
 
-def test_concat_gives_the_parts_outputs_side_by_side() -> None:
+def test_concat_gives_the_parts_outputs_side_by_side_without_copying_their_codes() -> None:
     generator = torch.Generator().manual_seed(3)
     parts = [Int4WeightOnlyLinear.from_float(torch.randn(n, 64, generator=generator)) for n in (128, 64, 32)]
     x = torch.randn(2, 64, generator=generator)
+    separate = torch.cat([p(x) for p in parts], dim=-1)
     fused = Int4WeightOnlyLinear.concat(parts)
-    torch.testing.assert_close(fused(x), torch.cat([p(x) for p in parts], dim=-1), rtol=0, atol=0)
+    torch.testing.assert_close(fused(x), separate, rtol=0, atol=0)
+    torch.testing.assert_close(torch.cat([p(x) for p in parts], dim=-1), separate, rtol=0, atol=0)
+    storage = fused.packed.untyped_storage().data_ptr()
+    assert all(p.packed.untyped_storage().data_ptr() == storage for p in parts)  # parts read the fused codes
+    again = Int4WeightOnlyLinear.concat(parts)
+    assert again.packed.data_ptr() == fused.packed.data_ptr()
+    torch.testing.assert_close(again(x), separate, rtol=0, atol=0)
 
 
 def test_concat_refuses_parts_that_split_a_packing_tile() -> None:
@@ -91,24 +100,69 @@ def test_concat_refuses_parts_that_split_a_packing_tile() -> None:
         Int4WeightOnlyLinear.concat(parts)
 
 
-def test_residual_int4_head_is_about_as_precise_as_int8() -> None:
-    weight = torch.randn(256, 96, generator=torch.Generator().manual_seed(4)) * 0.05
-    int4_error = (Int4WeightOnlyLinear.from_float(weight).dequantized_weight() - weight).abs().max()
-    residual_error = (ResidualInt4Linear.from_float(weight).dequantized_weight() - weight).abs().max()
-    int8_error = (Int8WeightOnlyLinear.from_float(weight).dequantized_weight() - weight).abs().max()
-    assert residual_error < int4_error / 8
-    assert residual_error < 2 * int8_error
+def _q4_1_parts(raw: np.ndarray, shape: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    blocks = raw.reshape(shape[0], -1, 20)
+    d = torch.from_numpy(blocks[..., 0:2].copy().view("<f2")[..., 0].astype(np.float32))
+    m = torch.from_numpy(blocks[..., 2:4].copy().view("<f2")[..., 0].astype(np.float32))
+    packed = blocks[..., 4:]
+    codes = torch.from_numpy(np.concatenate([packed & 0x0F, packed >> 4], axis=-1).reshape(shape))
+    return codes, d, m
 
 
-def test_heads_match_float_logits_within_their_stated_error() -> None:
+def test_fitted_bf16_scales_are_never_worse_than_rounding_each_alone(q4_1_down) -> None:
+    raw, shape, weight = q4_1_down
+    codes, d, m = _q4_1_parts(raw, shape)
+    groups = weight.reshape(shape[0], -1, GROUP_SIZE)
+    q = codes.reshape(groups.shape).float() - 8
+
+    def group_errors(scales: torch.Tensor, zeros: torch.Tensor) -> torch.Tensor:
+        return (q * scales[..., None] + zeros[..., None] - groups).square().sum(-1)
+
+    rounded = group_errors(d.bfloat16().float(), (m + 8 * d).bfloat16().float())
+    scales, zeros = fit_bf16_scale_and_zero(codes, d, m)
+    fitted = group_errors(scales, zeros)
+    assert torch.equal(scales, scales.bfloat16().float()) and torch.equal(zeros, zeros.bfloat16().float())
+    assert bool((fitted <= rounded * (1 + 1e-5) + 1e-12).all())
+    assert float(fitted.sum()) < 0.95 * float(rounded.sum())
+
+
+def test_int4_from_rows_in_chunks_equals_quantizing_the_whole_matrix() -> None:
+    weight = torch.randn(320, 64, generator=torch.Generator().manual_seed(7))
+    whole = Int4WeightOnlyLinear.from_float(weight)
+    chunked = Int4WeightOnlyLinear.from_rows(lambda start, stop: weight[start:stop], (320, 64), 128)
+    assert torch.equal(chunked.packed, whole.packed)
+    assert torch.equal(chunked.scales_and_zeros, whole.scales_and_zeros)
+
+
+def test_rescored_head_top_k_logits_are_the_float_heads() -> None:
+    generator = torch.Generator().manual_seed(4)
+    weight = torch.randn(512, 96, generator=generator) * 0.05
+    x = torch.randn(70, 96, generator=generator)  # more rows than one rescoring chunk
+    head = RescoredInt4Head.from_table(nn.Embedding.from_pretrained(weight), (512, 96), top_k=8)
+    expected = x @ weight.T
+    logits = head(x)
+    assert logits.dtype == torch.float32 and logits.shape == (70, 512)
+    assert torch.equal(logits.argmax(-1), expected.argmax(-1))
+    exact = (logits - expected).abs() <= 1e-5  # the 8 rescored logits of each row (or more, by chance)
+    assert bool((exact.sum(-1) >= 8).all())
+    assert bool(exact.gather(-1, expected.argmax(-1, keepdim=True)).all())
+    # the rest is the int4 approximation: weight error ≤ half a step of the group (plus bf16 scales), plus
+    # bf16 activations and output
+    groups = weight.reshape(512, -1, GROUP_SIZE)
+    step = ((groups.amax(-1) - groups.amin(-1)) / 15).repeat_interleave(GROUP_SIZE, 1)
+    bound = x.abs() @ (0.6 * step).T + 4 * BF16_EPS * (x.abs() @ weight.abs().T)
+    assert bool(((logits - expected).abs() <= bound).all())
+
+
+def test_int8_head_matches_float_logits_within_its_stated_error() -> None:
     generator = torch.Generator().manual_seed(5)
     weight = torch.randn(512, 96, generator=generator) * 0.05
     x = torch.randn(3, 96, generator=generator)
     expected = x @ weight.T
     size = x.abs() @ weight.abs().T
-    for head in (ResidualInt4Linear.from_float(weight), Int8WeightOnlyLinear.from_float(weight)):
-        # weight error (≤ 1/254 of the row's range) plus bf16 activations
-        assert bool(((head(x) - expected).abs() <= (1 / 127 + 4 * BF16_EPS) * size).all()), type(head)
+    head = Int8WeightOnlyLinear.from_float(weight)
+    # weight error (≤ 1/254 of the row's range) plus bf16 activations
+    assert bool(((head(x) - expected).abs() <= (1 / 127 + 4 * BF16_EPS) * size).all())
 
 
 def _tiny_llama() -> Transformer:
@@ -125,7 +179,7 @@ def test_prepare_model_fast_swaps_projections_and_keeps_logits_close() -> None:
         fast = prepare_model(model, "fast")
         logits = fast(ids).logits
     assert isinstance(fast.layers[1].ffn.down, Int4WeightOnlyLinear)
-    assert isinstance(fast.head, ResidualInt4Linear)
+    assert isinstance(fast.head, RescoredInt4Head) and fast.head.table is fast.embed  # tied: no copy
     assert float((logits - reference).abs().max()) < 0.1 * float(reference.abs().max())
 
 

@@ -171,6 +171,16 @@ class GGUFFile:
             raise GlossaError(f"{self.path.name} has no tensor named {name!r} ({len(self.tensors)} tensors)")
         return np.frombuffer(self._mapped, dtype=np.uint8, count=info.n_bytes, offset=info.file_offset)
 
+    def release(self, name: str) -> None:
+        """Say that this process is done with tensor `name`'s bytes: their pages leave its resident set (they
+        stay in the page cache; reading them again maps them back in). A loader that converts tensors one at
+        a time calls this after each, so the mapped file never adds its whole size to the peak memory."""
+        info = self.tensors.get(name)
+        if info is None or self._mapped.closed or not hasattr(mmap, "MADV_DONTNEED"):
+            return
+        start = info.file_offset - info.file_offset % mmap.PAGESIZE  # madvise wants a page-aligned start
+        self._mapped.madvise(mmap.MADV_DONTNEED, start, info.file_offset + info.n_bytes - start)
+
     def close(self) -> None:
         # While tensor views still use the map, it stays mapped and goes with the last of them.
         with contextlib.suppress(BufferError):
