@@ -1,4 +1,4 @@
-"""Norms against torch's own modules, and each FFN kind against its formula."""
+"""Norms against their formulas and torch's own modules, and each FFN kind against its formula."""
 
 import pytest
 import torch
@@ -33,6 +33,17 @@ def test_rmsnorm_matches_torch():
     theirs = torch.nn.RMSNorm(16, eps=1e-6)
     theirs.load_state_dict(ours.state_dict())
     assert torch.allclose(ours(x), theirs(x), atol=1e-5)
+
+
+def test_norms_equal_their_formulas_in_float64():
+    x = (torch.randn(3, 5, 16) * 4 + 2).double()
+    layer, rms = randomize(LayerNorm(16, eps=1e-5)), randomize(RMSNorm(16, eps=1e-6))
+    w, b = layer.weight.double(), layer.bias.double()
+    mean, variance = x.mean(-1, keepdim=True), x.var(-1, unbiased=False, keepdim=True)
+    expected_layer = (x - mean) / torch.sqrt(variance + 1e-5) * w + b
+    expected_rms = x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * rms.weight.double()
+    assert torch.allclose(layer(x.float()).double(), expected_layer, atol=1e-5)
+    assert torch.allclose(rms(x.float()).double(), expected_rms, atol=1e-5)
 
 
 def test_norms_compute_in_float32_for_bf16_inputs():
