@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -31,6 +29,7 @@ from rich import box
 from rich.table import Table
 
 from glossa.cli.console import console
+from glossa.cli.generative import one_thread
 
 
 def register(app: typer.Typer) -> None:
@@ -46,18 +45,6 @@ def register(app: typer.Typer) -> None:
         ("data-formats", data_formats),
     ):
         app.command(name)(command)
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _table(title: str, *columns: str) -> Table:
