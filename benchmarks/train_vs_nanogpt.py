@@ -224,7 +224,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--same-arch-steps", type=int, default=ITERS, help="fewer: a tokens/s probe only")
-    parser.add_argument("--fast", nargs="*", default=["muon:800", "adamw:1000"], help="optimizer:steps")
+    parser.add_argument("--fast", nargs="*", default=["adamw:800", "muon:800"], help="optimizer:steps")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     train, val, vocab = load_data()
