@@ -39,7 +39,7 @@ from glossa.errors import GlossaError
 from glossa.models.config import ModelConfig
 from glossa.nn.attention import Attention
 from glossa.nn.kv_cache import KVCache, LayerKVCache
-from glossa.nn.masks import attention_mask
+from glossa.nn.masks import CausalMask, attention_mask
 from glossa.nn.mlp import ACTIVATIONS, FeedForward, ffn_activation
 from glossa.nn.norms import make_norm
 from glossa.nn.positions import LearnedPositions, RotaryEmbedding, SinusoidalPositions
@@ -87,7 +87,7 @@ class Block(nn.Module):
         self,
         x: Tensor,
         *,
-        mask: Tensor | None,
+        mask: Tensor | CausalMask | None,
         rope: tuple[Tensor, Tensor] | None,
         cache: LayerKVCache | None = None,
         context: Tensor | None = None,
@@ -355,10 +355,14 @@ class Transformer(nn.Module):
         out.logits = self._logits(out.last_hidden_state)
         return out
 
-    def _mask(self, q_len: int, k_len: int, *, causal: bool, padding: Tensor | None) -> Tensor | None:
+    def _mask(
+        self, q_len: int, k_len: int, *, causal: bool, padding: Tensor | None
+    ) -> Tensor | CausalMask | None:
         window = self.config.sliding_window
         if padding is None and window is None and (not causal or q_len == 1):
             return None  # every key visible: let attention skip the mask
+        if causal and padding is None and window is None and q_len == k_len:
+            return CausalMask(q_len)  # no cache, no padding: attention runs it as is_causal
         device = self.embed.weight.device
         return attention_mask(q_len, k_len, causal=causal, window=window, padding=padding, device=device)
 
@@ -368,7 +372,7 @@ class Transformer(nn.Module):
         norm: nn.Module | None,
         x: Tensor,
         rope: tuple[Tensor, Tensor] | None,
-        mask: Tensor | None,
+        mask: Tensor | CausalMask | None,
         cache: KVCache | None,
         context: Tensor | None,
         context_mask: Tensor | None,

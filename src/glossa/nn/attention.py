@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from glossa.errors import GlossaError
+from glossa.nn.masks import CausalMask
 from glossa.nn.positions import apply_rotary
 
 BACKENDS = ("sdpa", "reference")
@@ -87,11 +88,13 @@ def sdpa_attention(
     *,
     dropout: float = 0.0,
     scale: float | None = None,
+    causal: bool = False,
 ) -> Tensor:
-    """The same computation through torch's fused `scaled_dot_product_attention` (no probabilities)."""
+    """The same computation through torch's fused `scaled_dot_product_attention` (no probabilities);
+    `causal=True` (with no mask) is the plain causal mask over equally many queries and keys."""
     gqa = k.shape[1] != q.shape[1]
     out = F.scaled_dot_product_attention(
-        q, k, v, attn_mask=mask, dropout_p=dropout, scale=scale, enable_gqa=gqa
+        q, k, v, attn_mask=mask, dropout_p=dropout, scale=scale, enable_gqa=gqa, is_causal=causal
     )
     if mask is not None and not bool(mask.all()):  # make fully masked rows zero on every backend
         out = out.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
@@ -144,7 +147,7 @@ class Attention(nn.Module):
         x: Tensor,
         *,
         context: Tensor | None = None,
-        mask: Tensor | None = None,
+        mask: Tensor | CausalMask | None = None,
         rope: tuple[Tensor, Tensor] | None = None,
         cache: KVCacheLayer | None = None,
         need_probs: bool = False,
@@ -166,10 +169,15 @@ class Attention(nn.Module):
         if backend not in BACKENDS:
             raise GlossaError(f"unknown attention backend {backend!r}: use one of {', '.join(BACKENDS)}")
         probs = None
+        causal = isinstance(mask, CausalMask)
+        if causal and (need_probs or backend == "reference" or mask.length != t or k.shape[2] != t):
+            mask, causal = mask.build(x.device), False
         if need_probs or backend == "reference":
             out, probs = reference_attention(q, k, v, mask, dropout=dropout)
         elif t == 1 and mask is None and dropout == 0.0:
             out = decode_attention(q, k, v)
+        elif causal:
+            out = sdpa_attention(q, k, v, None, dropout=dropout, causal=True)
         else:
             out = sdpa_attention(q, k, v, mask, dropout=dropout)
         out = out.transpose(1, 2).reshape(batch, t, self.n_heads * self.head_dim)

@@ -29,10 +29,24 @@ both attention paths in `glossa.nn.attention`; its output is never used anyway.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 
 from glossa.errors import GlossaError
+
+
+@dataclass(frozen=True)
+class CausalMask:
+    """The plain causal mask of `length` queries over the same `length` keys, not built: attention runs it as
+    SDPA's `is_causal=True` (the fused kernel skips the hidden half instead of reading a mask tensor and
+    checking it for empty rows) and builds it only where probabilities are asked for."""
+
+    length: int
+
+    def build(self, device: torch.device | str | None = None) -> Tensor:
+        return attention_mask(self.length, causal=True, device=device)
 
 
 def attention_mask(
