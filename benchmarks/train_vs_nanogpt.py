@@ -1,6 +1,6 @@
 """glossa's trainer against nanoGPT's shakespeare_char CPU configuration (not a test; run it and read it).
 
-    .venv/bin/python benchmarks/train_vs_nanogpt.py [--repeats 2] [--fast-steps 1000]
+    .venv/bin/python benchmarks/train_vs_nanogpt.py [--repeats 3] [--fast adamw:800 muon:800]
 
 The peer is our own faithful replica of nanoGPT's GPT-2 model and training loop, written here from its README
 configuration (nanoGPT's code is not copied): LayerNorm, GELU MLP, learned positions, biases, tied head,
@@ -12,7 +12,9 @@ nanoGPT's prepare.py). nanoGPT's README reports val loss ≈ 1.88 for this run.
 Rows, all on the same data, the same 2 CPU threads, timed over the training steps only (no evaluations
 during training; both final models are then scored on the full validation split, non-overlapping windows):
     nanogpt-replica       the peer
-    glossa same-arch      glossa's Trainer, gpt2-style preset with the same shape, fp32 AdamW: tokens/s ratio
+    glossa same-arch fp32 glossa's Trainer, gpt2-style preset with the same shape, fp32 AdamW: tokens/s ratio
+    glossa same-arch bf16 the same under bf16 autocast (matmuls in bf16 on AVX-512 BF16, ~2.4x fp32 here;
+                          attention core, norms and the loss in fp32) - nanoGPT runs fp32 on a CPU
     glossa fast recipe    Llama-style block (RMSNorm, SwiGLU, RoPE), Muon + AdamW (or AdamW), higher LR,
                           fewer steps: wall time to reach the peer's final validation loss
 """
@@ -192,7 +194,7 @@ SAME_ARCH = {
 }
 
 
-def fast_recipe(steps: int, optimizer: str = "muon") -> dict:
+def fast_recipe(steps: int, optimizer: str = "muon", precision: str = "bf16") -> dict:
     optim = {"name": "muon", "lr": 4e-3, "muon_lr": 0.03, "betas": [0.9, 0.95], "weight_decay": 0.0}
     if optimizer == "adamw":
         optim = {"name": "adamw", "lr": 3e-3, "betas": [0.9, 0.95], "weight_decay": 0.1}
@@ -210,7 +212,7 @@ def fast_recipe(steps: int, optimizer: str = "muon") -> dict:
         "seq_len": BLOCK,
         "max_steps": steps,
         "grad_clip": CLIP,
-        "precision": "fp32",  # measured: bf16 autocast gains nothing at these small shapes
+        "precision": precision,
         "eval_batches": 1,
         "log_every": 100,
         "seed": 1337,
@@ -224,7 +226,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--same-arch-steps", type=int, default=ITERS, help="fewer: a tokens/s probe only")
+    parser.add_argument("--same-arch-precisions", nargs="*", default=["fp32", "bf16"])
     parser.add_argument("--fast", nargs="*", default=["adamw:800", "muon:800"], help="optimizer:steps")
+    parser.add_argument("--fast-precision", default="bf16", choices=["fp32", "bf16"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     train, val, vocab = load_data()
@@ -241,12 +245,15 @@ def main() -> None:
     for repeat in range(args.repeats):
         model, wall, cpu = run_peer(train, vocab)
         record("nanogpt-replica", repeat, ITERS, wall, cpu, full_val_loss(model, val, False))
-        same = {**SAME_ARCH, "max_steps": args.same_arch_steps}
-        model, wall, cpu = run_glossa(train, val, same, args.threads)
-        record("glossa same-arch", repeat, args.same_arch_steps, wall, cpu, full_val_loss(model, val, True))
+        for precision in args.same_arch_precisions:
+            same = {**SAME_ARCH, "max_steps": args.same_arch_steps, "precision": precision}
+            model, wall, cpu = run_glossa(train, val, same, args.threads)
+            loss = full_val_loss(model, val, True)
+            record(f"glossa same-arch {precision}", repeat, args.same_arch_steps, wall, cpu, loss)
         for spec in args.fast:
             optimizer, steps = spec.split(":")
-            model, wall, cpu = run_glossa(train, val, fast_recipe(int(steps), optimizer), args.threads)
+            recipe = fast_recipe(int(steps), optimizer, args.fast_precision)
+            model, wall, cpu = run_glossa(train, val, recipe, args.threads)
             record(f"glossa fast {optimizer}", repeat, int(steps), wall, cpu, full_val_loss(model, val, True))
     print("\n| run | repeat | steps | train wall s | process CPU s | tokens/s (wall) | full-val loss |")
     print("|---|---|---|---|---|---|---|")

@@ -45,6 +45,28 @@ def test_sdpa_equals_reference(kind, kv_heads):
     assert torch.isfinite(probs).all()
 
 
+def test_bf16_training_on_cpu_runs_the_attention_core_in_fp32(monkeypatch):
+    seen = []
+    fused = torch.nn.functional.scaled_dot_product_attention
+
+    def spy(q, *args, **kwargs):
+        seen.append(q.dtype)
+        return fused(q, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", spy)
+    q, k, v = (t.bfloat16().requires_grad_() for t in qkv(2))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = sdpa_attention(q, k, v, causal=True)
+    out.float().sum().backward()
+    exact = (t.detach().float() for t in (q, k, v))
+    reference, _ = reference_attention(*exact, attention_mask(T, causal=True))
+    assert seen == [torch.float32] and out.dtype == torch.bfloat16 and q.grad.dtype == torch.bfloat16
+    assert torch.allclose(out.float(), reference, atol=2e-2)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):  # inference keeps bf16
+        sdpa_attention(q.detach(), k.detach(), v.detach(), causal=True)
+    assert seen[-1] == torch.bfloat16
+
+
 @pytest.mark.parametrize("kv_heads", [4, 2, 1], ids=["MHA", "GQA", "MQA"])
 def test_decode_path_equals_reference_for_one_query(kv_heads):
     q, k, v = qkv(kv_heads, s=13)
