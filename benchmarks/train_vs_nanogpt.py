@@ -17,6 +17,8 @@ during training; both final models are then scored on the full validation split,
                           attention core, norms and the loss in fp32) - nanoGPT runs fp32 on a CPU
     glossa fast recipe    Llama-style block (RMSNorm, SwiGLU, RoPE), Muon + AdamW (or AdamW), higher LR,
                           fewer steps: wall time to reach the peer's final validation loss
+Then a paired timing: the peer and the same-arch trainer (fp32, bf16) take turns in blocks of 100 steps in
+one process, which cancels the VM's drift (the sequential rows above move ±20% from run to run).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import os
 import platform
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +113,8 @@ def nanogpt_lr(it: int) -> float:
     return MIN_LR + 0.5 * (1.0 + math.cos(math.pi * min(ratio, 1.0))) * (LR - MIN_LR)
 
 
-def run_peer(train: np.ndarray, vocab: int) -> tuple[nn.Module, float, float]:
+def peer_step_function(train: np.ndarray, vocab: int) -> tuple[nn.Module, Callable[[int], None]]:
+    """The peer's model and one iteration of its loop (`step(it)`)."""
     torch.manual_seed(1337)
     model = NanoGPTReplica(vocab)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -120,8 +124,8 @@ def run_peer(train: np.ndarray, vocab: int) -> tuple[nn.Module, float, float]:
     ]
     optimizer = torch.optim.AdamW(groups, lr=LR, betas=BETAS)
     data = torch.from_numpy(train)
-    start, cpu = time.perf_counter(), time.process_time()
-    for it in range(ITERS):
+
+    def step(it: int) -> None:
         for group in optimizer.param_groups:
             group["lr"] = nanogpt_lr(it)
         ix = torch.randint(len(data) - BLOCK, (BATCH,))
@@ -132,7 +136,44 @@ def run_peer(train: np.ndarray, vocab: int) -> tuple[nn.Module, float, float]:
         torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+
+    return model, step
+
+
+def run_peer(train: np.ndarray, vocab: int) -> tuple[nn.Module, float, float]:
+    model, step = peer_step_function(train, vocab)
+    start, cpu = time.perf_counter(), time.process_time()
+    for it in range(ITERS):
+        step(it)
     return model, time.perf_counter() - start, time.process_time() - cpu
+
+
+def paired_step_times(train: np.ndarray, val: np.ndarray, vocab: int, threads: int, blocks: int) -> dict:
+    """Milliseconds per training step, the peer and glossa's same-arch trainer in fp32 and bf16 taking
+    turns in blocks of 100 steps in one process, so a machine that speeds up or slows down during the
+    benchmark (this VM drifts by 20-30% over minutes) weighs on every side alike. Median over the blocks."""
+    from glossa.train.config import from_dict
+    from glossa.train.trainer import Trainer
+
+    steps: dict[str, Callable[[int], None]] = {"nanogpt-replica": peer_step_function(train, vocab)[1]}
+    with tempfile.TemporaryDirectory() as out:
+        for precision in ("fp32", "bf16"):
+            values = {**SAME_ARCH, "precision": precision, "out_dir": f"{out}/{precision}"}
+            config = from_dict({**values, "display": False, "resume": False, "threads": threads})
+            config.tokens = {"train": train, "val": val[: BLOCK * BATCH * 2 + 1]}
+            trainer = Trainer(config)
+            steps[f"glossa same-arch {precision}"] = lambda it, trainer=trainer: trainer._train_step()
+        times: dict[str, list[float]] = {name: [] for name in steps}
+        for step in steps.values():  # warm-up
+            for it in range(20):
+                step(it)
+        for block in range(blocks):
+            for name, step in steps.items():
+                start = time.perf_counter()
+                for it in range(100):
+                    step(block * 100 + it)
+                times[name].append((time.perf_counter() - start) * 10)
+    return {name: float(np.median(values)) for name, values in times.items()}
 
 
 @torch.no_grad()
@@ -229,6 +270,7 @@ def main() -> None:
     parser.add_argument("--same-arch-precisions", nargs="*", default=["fp32", "bf16"])
     parser.add_argument("--fast", nargs="*", default=["adamw:800", "muon:800"], help="optimizer:steps")
     parser.add_argument("--fast-precision", default="bf16", choices=["fp32", "bf16"])
+    parser.add_argument("--paired-blocks", type=int, default=5, help="0: skip the paired step timing")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     train, val, vocab = load_data()
@@ -269,6 +311,13 @@ def main() -> None:
                     f"×{(row[2] / row[4]) / (peer[2] / peer[4]):.2f} (CPU); "
                     f"val loss {row[6]:.4f} vs {peer[6]:.4f}"
                 )
+
+    if args.paired_blocks:
+        paired = paired_step_times(train, val, vocab, args.threads, args.paired_blocks)
+        peer = paired["nanogpt-replica"]
+        print(f"\npaired step times ({args.paired_blocks} blocks of 100 steps, taking turns; median):")
+        for name, milliseconds in paired.items():
+            print(f"  {name}: {milliseconds:.1f} ms/step, tokens/s ×{peer / milliseconds:.2f} of the peer's")
 
 
 if __name__ == "__main__":
