@@ -44,6 +44,14 @@ def test_processes_give_exactly_the_same_ids(smollm2, documents):
         encode_in_processes(smollm2, documents, 0)
 
 
+def test_forked_encoding_keeps_order_and_restores_the_collector(smollm2, documents):
+    import gc
+
+    for texts in (documents[:3], documents[:2], documents):
+        assert encode_in_processes(smollm2, texts, 3) == [smollm2.encode(text) for text in texts]
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
 def test_shards_round_trip(smollm2, documents, tmp_path):
     separator = smollm2.special_tokens["<|endoftext|>"]
     stream = [token for ids in smollm2.encode_batch(documents) for token in (*ids, separator)]

@@ -58,11 +58,9 @@ class Tokenizer(ABC):
 
     def encode_batch(self, texts: Sequence[str], *, processes: int = 1) -> list[list[int]]:
         """Encode many texts; `processes > 1` spreads them over worker processes."""
-        if processes <= 1:
-            return [self.encode(text) for text in texts]
         from glossa.tokenizers.batch import encode_in_processes
 
-        return encode_in_processes(self, texts, processes)
+        return encode_in_processes(self, texts, max(1, processes))
 
     def apply_chat_template(
         self, messages: Sequence[dict[str, str]], *, add_generation_prompt: bool = True

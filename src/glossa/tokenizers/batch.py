@@ -1,21 +1,23 @@
 """Encoding many texts: worker processes, and token shards on disk for training.
 
-**Processes.** Encoding is pure Python and holds the GIL, so threads do not help; processes do.
-`encode_in_processes` uses a `ProcessPoolExecutor`; the executor raises if a worker dies, where
-`multiprocessing.Pool` would replace it forever. On Linux the workers are forked: they start in milliseconds
-with the tokenizer already in memory, and a caller's script needs no `if __name__ == "__main__"` guard. The
-workers only run Python tokenization, never torch or another thread's locks, which is what makes forking a
-process that has imported torch safe here. Elsewhere (macOS, Windows) they are spawned: a fresh interpreter
-per worker, about a second each. Either way each worker makes its own deep copy of the tokenizer once
-(tokenizers copy their vocabulary and merges and rebuild regexes and caches on arrival, ~0.1 s for
-SmolLM2's): a forked worker that used the parent's objects would write their reference counts on every
-lookup, copying the pages they live on, and measured 1.6× slower per text than the parent itself.
+**Processes.** Encoding is pure Python and holds the GIL, so threads do not help; processes do. On Linux
+(`fork`) `encode_in_processes` starts `processes - 1` workers and the calling process encodes too: the texts
+are cut into `CHUNKS_PER_PROCESS` ranges per process, the workers take ranges from the front (two in flight
+each) and the caller takes them from the back until they meet, so nobody waits at the end for a straggler.
+Workers are forked after the texts and the tokenizer are in a module global, so nothing is pickled on the
+way in: a task is just (start, stop). The ids come back as lists, which unpickle at C speed.
 
-The texts go in chunks of up to `CHUNK_CHARS` characters (smaller for small inputs, so every
-worker gets several) so each round trip carries real work, and the ids come back as one int32 array per
-chunk with the per-text lengths, which pickles as raw bytes instead of a list of Python ints. `map` keeps the
-chunks in order, so the result is exactly what `processes=1` gives. A spawned worker costs about a second to
-start, so where workers are spawned, processes pay off only from several megabytes of text.
+Two things made forked workers slow, and both are handled. The cyclic garbage collector walks every object
+it tracks, including the parent's whole heap that a forked child shares page by page, so each collection in
+a child wrote to (and copied) pages all over that heap: the parent calls `gc.freeze()` before forking, which
+moves its objects out of the collector's sight. And encoding allocates millions of small lists (ids, cached
+pieces) that form no reference cycles, so collections during encoding are pure cost: `_collector_paused`
+switches the collector off while a batch encodes, in one process or many (~20% faster even in one).
+
+Elsewhere (macOS, Windows) workers are spawned: a fresh interpreter each, about a second to start, which
+gets its own copy of the tokenizer once and receives the texts in pickled chunks of up to `CHUNK_CHARS`
+characters; there, processes pay off only from several megabytes of text. `write_token_shards` keeps such
+a pool for the whole stream on every platform, since its documents arrive after any fork.
 
 **Shards.** `write_token_shards` turns a stream of documents into files of at most `shard_tokens` ids:
 
@@ -44,6 +46,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import gc
 import hashlib
 import itertools
 import json
@@ -66,6 +69,8 @@ from glossa.errors import GlossaError
 from glossa.tokenizers.base import Tokenizer
 
 CHUNK_CHARS = 256 * 1024
+CHUNKS_PER_PROCESS = 8
+IN_FLIGHT_PER_WORKER = 2
 SHARD_MAGIC = b"GLOSSATK"
 SHARD_VERSION = 1
 SHARD_HEADER = struct.Struct("<8sIIQQ32s")  # 64 bytes
@@ -88,7 +93,8 @@ def _start_worker(tokenizer: Tokenizer) -> None:
 
 def _encode_chunk(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     assert _worker_tokenizer is not None
-    encoded = [_worker_tokenizer.encode(text) for text in texts]
+    with _collector_paused():
+        encoded = [_worker_tokenizer.encode(text) for text in texts]
     lengths = np.fromiter((len(ids) for ids in encoded), dtype=np.int64, count=len(encoded))
     flat = np.fromiter(itertools.chain.from_iterable(encoded), dtype=np.int32, count=int(lengths.sum()))
     return flat, lengths
@@ -116,14 +122,76 @@ def _split(flat: np.ndarray, lengths: np.ndarray) -> list[list[int]]:
 def encode_in_processes(
     tokenizer: Tokenizer, texts: Sequence[str], processes: int, *, chunk_chars: int = CHUNK_CHARS
 ) -> list[list[int]]:
-    """`[tokenizer.encode(t) for t in texts]`, spread over `processes` worker processes, in order."""
+    """`[tokenizer.encode(t) for t in texts]`, spread over `processes` processes (this one included), in
+    order. `chunk_chars` bounds a pickled chunk where workers are spawned."""
     if processes < 1:
         raise GlossaError(f"processes must be at least 1, not {processes}")
     texts = list(texts)
-    if processes == 1 or not texts:
-        return [tokenizer.encode(text) for text in texts]
+    if processes == 1 or len(texts) < 2:
+        with _collector_paused():
+            return [tokenizer.encode(text) for text in texts]
+    if _can_fork():
+        return _encode_forked(tokenizer, texts, processes)
     with _pool(tokenizer, processes) as pool:
         return _encode_in_pool(pool, texts, processes, chunk_chars)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+_forked_work: tuple[Tokenizer, list[str]] | None = None
+
+
+def _encode_range(start: int, stop: int) -> list[list[int]]:
+    assert _forked_work is not None
+    tokenizer, texts = _forked_work
+    with _collector_paused():
+        return [tokenizer.encode(text) for text in texts[start:stop]]
+
+
+def _encode_forked(tokenizer: Tokenizer, texts: list[str], processes: int) -> list[list[int]]:
+    """Workers forked with the texts in memory take ranges from the front, this process from the back."""
+    global _forked_work
+    count = min(len(texts), processes * CHUNKS_PER_PROCESS)
+    bounds = [len(texts) * i // count for i in range(count + 1)]
+    ranges = list(itertools.pairwise(bounds))
+    results: list[list[list[int]] | None] = [None] * count
+    front, back = 0, count
+    in_flight: dict = {}
+    _forked_work = (tokenizer, texts)
+    gc.freeze()
+    try:
+        with ProcessPoolExecutor(processes - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+            while front < back or in_flight:
+                for index in [i for i, future in in_flight.items() if future.done()]:
+                    results[index] = in_flight.pop(index).result()
+                while front < back and len(in_flight) < IN_FLIGHT_PER_WORKER * (processes - 1):
+                    in_flight[front] = pool.submit(_encode_range, *ranges[front])
+                    front += 1
+                if front < back:
+                    back -= 1
+                    results[back] = _encode_range(*ranges[back])
+                elif in_flight:
+                    index = min(in_flight)
+                    results[index] = in_flight.pop(index).result()
+    except BrokenProcessPool as error:
+        raise GlossaError(f"a tokenizer worker process died ({error}); run with processes=1") from None
+    finally:
+        gc.unfreeze()
+        _forked_work = None
+    return [ids for chunk in results if chunk is not None for ids in chunk]
+
+
+def _can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods() and sys.platform.startswith("linux")
 
 
 def _encode_in_pool(
@@ -146,7 +214,7 @@ def _encode_in_pool(
 
 def _pool(tokenizer: Tokenizer, processes: int) -> ProcessPoolExecutor:
     initargs = (tokenizer,)
-    if "fork" in multiprocessing.get_all_start_methods() and sys.platform.startswith("linux"):
+    if _can_fork():
         forked = multiprocessing.get_context("fork")
         return ProcessPoolExecutor(processes, mp_context=forked, initializer=_start_worker, initargs=initargs)
     main_file = getattr(sys.modules["__main__"], "__file__", None)
@@ -253,7 +321,7 @@ def write_token_shards(
         with _progress(progress) as advance:
             for batch in _batched(texts, BATCH_CHARS * processes):
                 if pool is None:
-                    encoded = [tokenizer.encode(text) for text in batch]
+                    encoded = encode_in_processes(tokenizer, batch, 1)
                 else:
                     encoded = _encode_in_pool(pool, batch, processes, CHUNK_CHARS)
                 for ids in encoded:
