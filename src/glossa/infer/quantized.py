@@ -53,6 +53,7 @@ from torch import Tensor, nn
 from glossa.errors import GlossaError
 from glossa.formats.gguf import read_gguf
 from glossa.formats.gguf_quants import dequantize
+from glossa.infer.dense_prefill import current_route
 from glossa.models.gguf_weights import (
     F32,
     QuantizedTensor,
@@ -152,6 +153,7 @@ class Int4WeightOnlyLinear(nn.Module):
         self.in_features, self.out_features = in_features, out_features
         self.register_buffer("packed", packed)
         self.register_buffer("scales_and_zeros", scales_and_zeros)  # (in/32, out, 2) bf16
+        self.dense: Tensor | None = None  # a bf16 copy for many-row passes (`glossa.infer.dense_prefill`)
 
     @classmethod
     def from_codes(cls, codes: Tensor, scales: Tensor, zeros: Tensor) -> Int4WeightOnlyLinear:
@@ -240,7 +242,12 @@ class Int4WeightOnlyLinear(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         shape = x.shape
-        y = self._mm(x.reshape(-1, shape[-1]).to(ACTIVATION_DTYPE))
+        x2d = x.reshape(-1, shape[-1]).to(ACTIVATION_DTYPE)
+        route = current_route() if self.dense is not None else None
+        if route is not None and route.total == x2d.shape[0]:
+            y = route.apply(x2d, self.dense, self._mm)
+        else:
+            y = self._mm(x2d)
         return y.reshape(*shape[:-1], self.out_features).to(x.dtype)
 
     def extra_repr(self) -> str:

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from glossa.errors import GlossaError
+from glossa.infer.dense_prefill import RowRoute, routing
 from glossa.models.transformer import Transformer
 from glossa.nn.positions import rotate_half
 
@@ -44,12 +45,14 @@ class SequenceChunk:
     """New tokens of one sequence to run: `token_ids` at positions start, start+1, ...
 
     logits: "last" (the next-token logits after the chunk), "all" (one row per token, for speculative
-    verification) or "none" (a prefill chunk that is not the end of the prompt)."""
+    verification) or "none" (a prefill chunk that is not the end of the prompt). `prompt_tokens`: how many
+    of the chunk's leading tokens belong to the request's prompt (they may take the dense path)."""
 
     seq_id: str
     token_ids: list[int]
     start: int
     logits: str = "last"
+    prompt_tokens: int = 0
 
 
 class KVStore(Protocol):
@@ -125,7 +128,14 @@ def model_dtype_device(model: Transformer) -> tuple[torch.dtype, torch.device]:
 class ModelRunner:
     """Runs `model` over `SequenceChunk`s, reading and writing `cache` (paged or contiguous)."""
 
-    def __init__(self, model: Transformer, cache: KVStore, attention: AttentionBackend | None = None) -> None:
+    def __init__(
+        self,
+        model: Transformer,
+        cache: KVStore,
+        attention: AttentionBackend | None = None,
+        *,
+        dense_prefill: bool = False,
+    ) -> None:
         config = model.config
         if config.architecture != "decoder" or config.norm_position != "pre" or config.sliding_window:
             raise GlossaError(
@@ -140,6 +150,7 @@ class ModelRunner:
             config.attention_head_dim,
         )
         self.device = model_dtype_device(model)[1]
+        self.dense_prefill = dense_prefill  # int4 layers with dense copies: prompt rows take those
         self.tokens_computed = 0  # every token that went through the model (prefix-cache hits do not)
 
     @torch.inference_mode()
@@ -157,10 +168,27 @@ class ModelRunner:
         model = self.model
         x, rope = model.embed_tokens(ids[None], positions)
         x = x[0]
+        total = x.shape[0]
+        with routing(self._route(chunks, total)):
+            x = self._layers(x, rope, meta, total)
+        self.tokens_computed += total
+        return self._logits(x, chunks)
+
+    def _route(self, chunks: list[SequenceChunk], total: int) -> RowRoute | None:
+        """Rows of prompt tokens take the dense path (`glossa.infer.dense_prefill`), generated ones int4."""
+        if not self.dense_prefill:
+            return None
+        rows: list[int] = []
+        first = 0
+        for chunk in chunks:
+            rows.extend(range(first, first + chunk.prompt_tokens))
+            first += len(chunk.token_ids)
+        return RowRoute.of(rows, total, self.device)
+
+    def _layers(self, x: Tensor, rope, meta: AttentionMetadata, total: int) -> Tensor:
         if rope is not None:
             cos, sin = rope[0][:, None, :], rope[1][:, None, :]  # (T, 1, d): broadcast over heads
-        total = x.shape[0]
-        for index, block in enumerate(model.layers):
+        for index, block in enumerate(self.model.layers):
             attn = block.attn
             h = block.attn_norm(x)
             q = attn.q(h).view(total, self.n_heads, self.head_dim)
@@ -174,8 +202,7 @@ class ModelRunner:
             values.index_copy_(0, meta.write_slots, v.to(values.dtype))
             x = x + attn.o(self.attention(q, keys, values, meta, self.n_kv_heads).to(x.dtype))
             x = x + block.ffn(block.ffn_norm(x)[None])[0]
-        self.tokens_computed += total
-        return self._logits(x, chunks)
+        return x
 
     def _logits(self, x: Tensor, chunks: list[SequenceChunk]) -> list[Tensor | None]:
         rows: list[int] = []
