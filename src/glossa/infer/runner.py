@@ -89,17 +89,17 @@ def torch_paged_attention(
     scale = 1.0 / math.sqrt(dim)
     out = q.new_empty(total, n_heads * dim)
     if meta.decode_rows.numel():
-        out[meta.decode_rows] = _decode_attention(q, keys, values, meta, n_kv_heads, scale)
+        out[meta.decode_rows] = _decode_attention(q, keys, values, meta, n_kv_heads, scale).to(out.dtype)
     for (first, length), gather, mask in zip(
         meta.prefill_rows, meta.prefill_gather, meta.prefill_masks, strict=True
     ):
-        chunk_q = q[first : first + length].transpose(0, 1)[None]  # (1, heads, t, d)
+        chunk_q = q[first : first + length].transpose(0, 1)[None].to(keys.dtype)  # (1, heads, t, d)
         k = keys[gather].transpose(0, 1)[None]
         v = values[gather].transpose(0, 1)[None]
         attended = F.scaled_dot_product_attention(
             chunk_q, k, v, attn_mask=mask, is_causal=mask is None, enable_gqa=n_heads != n_kv_heads
         )
-        out[first : first + length] = attended[0].transpose(0, 1).reshape(length, n_heads * dim)
+        out[first : first + length] = attended[0].transpose(0, 1).reshape(length, n_heads * dim).to(q.dtype)
     return out
 
 
@@ -120,7 +120,8 @@ def _decode_attention(
     slots = meta.decode_gather.flatten()  # index_select: ~5x faster on CPU than advanced indexing
     k = keys.index_select(0, slots).view(batch, length * n_kv_heads, dim)
     v = values.index_select(0, slots).view(batch, length * n_kv_heads, dim)
-    grouped = q.index_select(0, meta.decode_rows)  # (B, heads, d): each KV head's query heads adjacent
+    # the matmuls run in the cache's dtype (widening a bf16 cache to float32 first cost more than it saved)
+    grouped = q.index_select(0, meta.decode_rows).to(k.dtype)  # (B, heads, d), a KV group adjacent
     pairs = torch.bmm(grouped, k.transpose(1, 2)).view(batch, n_kv_heads, group, length, n_kv_heads)
     scores = pairs.diagonal(dim1=1, dim2=4).permute(0, 3, 1, 2).float() * scale  # (B, kv, group, L)
     if meta.decode_mask is not None:
