@@ -72,7 +72,9 @@ Q4_1_BLOCK_BYTES = 20
 Q8_0_BLOCK_BYTES = 34
 Q4_1, Q8_0 = 3, 8  # their ggml type ids
 HEAD_TOP_K = 64  # logits recomputed exactly by the head (int4 logits can be ~1 off: keep a wide margin)
-M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES = -3, 128 * 1024  # glibc's mallopt parameter and its default value
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+LOADING_MMAP_THRESHOLD = 128 * 1024  # glibc's starting value
+RUNNING_MMAP_THRESHOLD, RUNNING_TRIM_THRESHOLD = 32 * 2**20, 64 * 2**20
 RESCORE_ROWS = 64  # rows of x rescored at once: bounds the (rows, k, d) gather to a few MB
 PROJECTIONS = ("attn.q", "attn.k", "attn.v", "attn.o", "ffn.gate", "ffn.up", "ffn.down")
 
@@ -401,19 +403,25 @@ def _table(data: np.ndarray, type_id: int, shape: tuple[int, ...]) -> nn.Module:
     return nn.Embedding.from_pretrained(torch.from_numpy(dequantize(data, type_id, shape)), freeze=True)
 
 
-def _keep_large_blocks_in_their_own_mappings() -> None:
-    """glibc raises its mmap threshold every time a large block is freed; blocks of that size then come from
-    the heap where, interleaved with the long-lived packed weights, their holes are not given back: loading
-    SmolLM2 peaked at 690 MiB for 111 MiB of weights. A fixed threshold (glibc's starting value, 128 KiB)
-    keeps every large block in its own mapping, returned to the system when it is freed (measured: peak
-    RSS of a fresh process that loads and decodes, benchmarks/inference.py)."""
+def _mallopt(settings: dict[int, int]) -> None:
+    """Set glibc malloc parameters (nothing elsewhere). Two regimes, both measured:
+
+    - loading: glibc raises its mmap threshold every time a large block is freed; blocks of that size then
+      come from the heap where, interleaved with the long-lived packed weights, their holes are not given
+      back: loading SmolLM2 peaked at 690 MiB for 111 MiB of weights. A fixed threshold of 128 KiB keeps
+      every large block in its own mapping, returned to the system when it is freed;
+    - running: that same setting made every temporary over 128 KiB a fresh mapping whose pages the kernel
+      faults in and zeroes on each use, so a 1.6 MB gather took 650 µs instead of 45 µs and a 16-sequence
+      engine step lost most of its time there. After loading, blocks up to 32 MiB come from the heap again
+      and up to 64 MiB of freed heap is kept for reuse, without the loader's holes to strand it."""
     if not sys.platform.startswith("linux"):
         return
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:  # not glibc
         return
-    libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+    for option, value in settings.items():
+        libc.mallopt(option, value)
 
 
 def load_fast_model(source: str | Path = "smollm2") -> Transformer:
@@ -421,7 +429,7 @@ def load_fast_model(source: str | Path = "smollm2") -> Transformer:
     become int4pack without a float copy, the Q8_0 embedding stays Q8_0 and is also the tied head's exact
     rows (its int4 copy is quantized chunk by chunk from them), only the norms are float32."""
     path = resolve(source)
-    _keep_large_blocks_in_their_own_mappings()
+    _mallopt({M_MMAP_THRESHOLD: LOADING_MMAP_THRESHOLD})
     with read_gguf(path) as gguf:
         config = config_from_gguf(gguf.metadata, set(gguf.tensors))
         if config.architecture != "decoder" or config.bias:
@@ -466,4 +474,5 @@ def load_fast_model(source: str | Path = "smollm2") -> Transformer:
     if leftover:
         raise GlossaError(f"the fast loader left weights unset: {leftover[:3]}")
     model.reset_buffers("cpu")
+    _mallopt({M_MMAP_THRESHOLD: RUNNING_MMAP_THRESHOLD, M_TRIM_THRESHOLD: RUNNING_TRIM_THRESHOLD})
     return model.eval()
