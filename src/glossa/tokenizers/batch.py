@@ -55,7 +55,7 @@ import os
 import struct
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,8 +165,9 @@ def _encode_forked(tokenizer: Tokenizer, texts: list[str], processes: int) -> li
     ranges = list(itertools.pairwise(bounds))
     results: list[list[list[int]] | None] = [None] * count
     front, back = 0, count
-    in_flight: dict = {}
+    in_flight: dict[int, Future[list[list[int]]]] = {}
     _forked_work = (tokenizer, texts)
+    caller_froze = gc.get_freeze_count() > 0  # then leave the permanent generation as the caller keeps it
     gc.freeze()
     try:
         with ProcessPoolExecutor(processes - 1, mp_context=multiprocessing.get_context("fork")) as pool:
@@ -185,7 +186,8 @@ def _encode_forked(tokenizer: Tokenizer, texts: list[str], processes: int) -> li
     except BrokenProcessPool as error:
         raise GlossaError(f"a tokenizer worker process died ({error}); run with processes=1") from None
     finally:
-        gc.unfreeze()
+        if not caller_froze:
+            gc.unfreeze()
         _forked_work = None
     return [ids for chunk in results if chunk is not None for ids in chunk]
 
