@@ -18,13 +18,14 @@ finished requests free their blocks at once. `n > 1` samples share one prefill: 
 request forks n − 1 siblings that hold the same KV blocks by reference count (copy-on-write on the shared
 partial block). With a speculative proposer, decoding requests carry k draft tokens that the same step
 verifies (`glossa.infer.speculative`). With a `fast` (int4) model, prompt tokens run through bf16 copies
-of the projections, ~20% faster prefill steps (`glossa.infer.dense_prefill`; `dense_prefill=False` saves
-the 2 bytes per weight). `kv_cache_dtype=torch.bfloat16` trades accuracy for speed: a decoding step of
-many sequences is bound by reading their cached keys and values from memory, and half the bytes made a
-16-sequence SmolLM2 step 160 -> 117 ms (and fit twice the tokens), but the attention matmuls then run in
-bf16 (widening the gathered keys to float32 cost more than it saved), and 4 of 16 Shakespeare prompts
-left the float32 cache's greedy path within 64 tokens (after 2, 2, 7 and 24). The default is the model's
-dtype.
+of the projections: a 512-token prefill step 0.84 -> 0.45 s (`glossa.infer.dense_prefill`;
+`dense_prefill=False` saves the 2 bytes per weight). `kv_cache_dtype=torch.bfloat16` trades accuracy for
+speed: a decoding step of many sequences is bound by reading their cached keys and values from memory, and
+half the bytes made a 16-sequence SmolLM2 step 160 -> 117 ms (measured before the loader's malloc setting
+was undone, `glossa.infer.quantized._mallopt`; it also fits twice the tokens), but the attention matmuls
+then run in bf16 (widening the gathered keys to float32 cost more than it saved), and 4 of 16 Shakespeare
+prompts left the float32 cache's greedy path within 64 tokens (after 2, 2, 7 and 24). The default is the
+model's dtype.
 
 The server and the CLI are thin clients: `add_request`/`abort`/`step` for a loop of their own, `generate`
 for a batch, `stream`/`astream` for one request's incremental outputs. Every public call holds one lock, so
