@@ -37,7 +37,7 @@ def documents(tinyshakespeare_path) -> list[str]:
 def test_processes_give_exactly_the_same_ids(smollm2, documents):
     expected = smollm2.encode_batch(documents, processes=1)
     assert smollm2.encode_batch(documents, processes=2) == expected
-    # small chunks: many round trips, order still kept
+    # chunk_chars bounds the pickled chunks of spawned workers (the forked path cuts ranges instead)
     assert encode_in_processes(smollm2, documents[:200], 2, chunk_chars=500) == expected[:200]
     assert encode_in_processes(smollm2, [], 2) == []
     with pytest.raises(GlossaError, match="processes must be at least 1"):

@@ -50,8 +50,7 @@ class RowRoute:
     def of(cls, dense_rows: list[int], total: int, device: torch.device | str = "cpu") -> RowRoute:
         chosen = set(dense_rows)
         rest = [row for row in range(total) if row not in chosen]
-        as_tensor = lambda rows: torch.tensor(rows, dtype=torch.long, device=device)  # noqa: E731
-        return cls(total, as_tensor(sorted(chosen)), as_tensor(rest))
+        return cls(total, _indices(sorted(chosen), device), _indices(rest, device))
 
     def apply(self, x: Tensor, dense_weight: Tensor, int4_mm: Callable[[Tensor], Tensor]) -> Tensor:
         """y = x Wᵀ for x (total, in) in bf16, each row by its path."""
@@ -63,6 +62,10 @@ class RowRoute:
         out.index_copy_(0, self.dense, F.linear(x.index_select(0, self.dense), dense_weight))
         out.index_copy_(0, self.int4, int4_mm(x.index_select(0, self.int4)))
         return out
+
+
+def _indices(rows: list[int], device: torch.device | str) -> Tensor:
+    return torch.tensor(rows, dtype=torch.long, device=device)
 
 
 _route: ContextVar[RowRoute | None] = ContextVar("glossa_row_route", default=None)
