@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -101,3 +102,26 @@ def test_killed_and_resumed_run_equals_an_uninterrupted_one(tmp_path):
     assert all(torch.equal(a[name], b[name]) for name in b)
     steps = [json.loads(line)["step"] for line in (interrupted / "log.jsonl").read_text().splitlines()]
     assert steps == sorted(steps)  # the killed run's lines after its checkpoint were dropped
+
+
+def test_a_deletion_cut_short_leaves_no_half_empty_checkpoint(tmp_path, monkeypatch):
+    from glossa.train import checkpoint
+
+    root = tmp_path / "checkpoints"
+    for step in (5, 10, 15):
+        folder = root / checkpoint.PATTERN.format(step)
+        folder.mkdir(parents=True)
+        for name in ("glossa.json", "model.safetensors", "optimizer.pt", "state.json"):
+            (folder / name).write_text("x")
+
+    def killed_after_one_file(path, ignore_errors=False):
+        next(Path(path).iterdir()).unlink()
+        raise KeyboardInterrupt  # stands in for a SIGKILL in the middle of the deletion
+
+    monkeypatch.setattr(checkpoint.shutil, "rmtree", killed_after_one_file)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.prune(root, keep_last=1, best_step=None)
+    survivors = sorted(p.name for p in root.glob("step_*"))
+    assert survivors == ["step_000010", "step_000015"]  # step 5 was being deleted: gone under its own name
+    for folder in root.glob("step_*"):
+        assert len(list(folder.iterdir())) == 4

@@ -10,8 +10,9 @@ moment — even in the middle of writing one — resumes from the last complete 
 The folder is written as `.tmp-step_000100-<pid>` and renamed to its final name only when every file is
 fsynced: a folder named `step_*` is complete by construction, and half-written `.tmp-*` folders are ignored
 (and cleared by the next save). After each save the oldest are removed, keeping the last `keep_last` and the
-best (lowest validation loss). `GLOSSA_CHECKPOINT_SLEEP=seconds` pauses mid-write, so a test can kill the
-process exactly there.
+best (lowest validation loss); a folder is removed by renaming it to `.tmp-*` first and deleting it after, so
+a kill in the middle of a deletion never leaves a half-emptied `step_*` behind either.
+`GLOSSA_CHECKPOINT_SLEEP=seconds` pauses mid-write, so a test can kill the process exactly there.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def save_checkpoint(
         with open(file, "rb") as handle:
             os.fsync(handle.fileno())
     if final.exists():
-        shutil.rmtree(final)
+        _remove(final)
     os.rename(temporary, final)
     _fsync_dir(root)
     prune(root, keep_last, best_step)
@@ -101,7 +102,14 @@ def prune(root: Path, keep_last: int, best_step: int | None) -> None:
     best = PATTERN.format(best_step) if best_step is not None else None
     for old in checkpoints[:-keep_last]:
         if old.name != best:
-            shutil.rmtree(old, ignore_errors=True)
+            _remove(old)
+
+
+def _remove(folder: Path) -> None:
+    """Delete a checkpoint folder so that no moment shows it half-deleted under its own name."""
+    doomed = folder.with_name(f".tmp-removing-{folder.name}-{os.getpid()}")
+    os.rename(folder, doomed)
+    shutil.rmtree(doomed, ignore_errors=True)
 
 
 def load_checkpoint(folder: Path, model, optimizer) -> dict[str, Any]:
