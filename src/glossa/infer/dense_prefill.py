@@ -55,13 +55,23 @@ class RowRoute:
     def apply(self, x: Tensor, dense_weight: Tensor, int4_mm: Callable[[Tensor], Tensor]) -> Tensor:
         """y = x Wᵀ for x (total, in) in bf16, each row by its path."""
         if not self.int4.numel():
-            return F.linear(x, dense_weight)
+            return _dense_rows(x, dense_weight)
         if not self.dense.numel():
             return int4_mm(x)
         out = x.new_empty(x.shape[0], dense_weight.shape[0])
-        out.index_copy_(0, self.dense, F.linear(x.index_select(0, self.dense), dense_weight))
+        out.index_copy_(0, self.dense, _dense_rows(x.index_select(0, self.dense), dense_weight))
         out.index_copy_(0, self.int4, int4_mm(x.index_select(0, self.int4)))
         return out
+
+
+def _dense_rows(x: Tensor, weight: Tensor) -> Tensor:
+    """x Wᵀ in bf16, each row rounded the same however many rows come with it. oneDNN sends a lone row to
+    its one-row kernel, which sums a long row (SmolLM2's 1536-wide down projection) in another order than
+    its many-row kernel, so about one output in ten thousand lands a bf16 ulp away; a prompt token alone
+    in a step (a chunk's last token, a prompt mostly served from the prefix cache) is computed as two rows."""
+    if x.shape[0] == 1:
+        return F.linear(x.repeat(2, 1), weight)[:1]
+    return F.linear(x, weight)
 
 
 def _indices(rows: list[int], device: torch.device | str) -> Tensor:
