@@ -10,6 +10,13 @@ Two passes over the sources. The first only counts lines across documents for bo
 is boilerplate because of the whole corpus, so one pass cannot know); it is skipped when boilerplate removal
 is off. The second runs the stages and streams each kept document to `clean/<split>.jsonl`; those files are
 then tokenized, split by split, into `tokens/<split>/tokens_*.bin` by `write_token_shards` on every core.
+
+Both passes use every core too (`output.processes`, 0 = all): what a stage does to a document depends on
+that document alone, except deduplication, which also depends on every document before it. So each stage
+is either a function of the record (`Stage.apply`) or a key of the record plus an in-order decision
+(`Stage.key`, `Stage.decide`); worker processes run the record-alone parts (`trace`) and this process
+replays their steps in input order (`replay`), deciding duplicates and counting. The output is identical
+to one process's, byte for byte.
 Nothing holds the corpus in memory: per document the pipeline keeps an 8-byte exact-dedup key, a MinHash
 signature and band keys (see glossa.data.dedup), and its length, for the percentiles in the card.
 
@@ -26,6 +33,7 @@ from __future__ import annotations
 
 import array
 import contextlib
+import functools
 import itertools
 import json
 import os
@@ -38,12 +46,13 @@ from typing import IO, Any
 from glossa.atomic import atomic_write
 from glossa.data.clean import LineDocumentCounts, clean_text, remove_boilerplate
 from glossa.data.config import PrepareConfig, config_as_dict
-from glossa.data.dedup import ExactDeduplicator, NearDeduplicator
+from glossa.data.dedup import ExactDeduplicator, NearDeduplicator, exact_key_int
 from glossa.data.filters import detect_language, language_available, language_reason, quality_reason
 from glossa.data.pii import redact_pii
 from glossa.data.records import Record
 from glossa.data.sources import Quarantine, Source, SourceOptions, read_source, resolve_source
 from glossa.data.split import SPLITS, split_of
+from glossa.data.workers import map_in_order
 from glossa.errors import GlossaError
 
 Progress = Callable[[str, int, int], None]  # (phase, documents so far, bytes so far)
@@ -73,23 +82,67 @@ StageFunction = Callable[[Record, StageCounts], "Record | str"]
 
 @dataclass
 class Stage:
+    """A stage is either a function of the record alone (`apply`: a changed record, or why it is dropped),
+    or, for deduplication, which also depends on every document before it, a `key` of the record alone (a
+    hash, a MinHash signature) and a `decide` that checks the key against the earlier ones, in input order.
+    The record-alone parts run in worker processes (`glossa.data.workers`); `decide` runs here."""
+
     name: str
-    function: StageFunction
+    apply: StageFunction | None = None
+    key: Callable[[Record], Any] | None = None
+    decide: Callable[[Any], str | None] | None = None
     counts: StageCounts = field(init=False)
 
     def __post_init__(self) -> None:
         self.counts = StageCounts(self.name)
 
-    def __call__(self, record: Record) -> Record | None:
-        self.counts.documents_in += 1
-        result = self.function(record, self.counts)
+
+@dataclass(frozen=True)
+class Step:
+    """What one stage did to one record, recorded where the record-alone part ran."""
+
+    reason: str | None = None  # dropped, and why
+    changed: bool = False
+    details: Counter[str] | None = None
+    key: Any = None  # a keyed stage's key, for `decide`
+
+
+def trace(record: Record, stages: list[Stage]) -> tuple[list[Step], Record | None]:
+    """Run the record-alone part of every stage: the steps, and the record as it leaves the last stage (None
+    when an `apply` stage dropped it). A keyed stage is assumed to keep the record; `replay` decides."""
+    steps: list[Step] = []
+    current = record
+    for stage in stages:
+        if stage.key is not None:
+            steps.append(Step(key=stage.key(current)))
+            continue
+        assert stage.apply is not None
+        counts = StageCounts(stage.name)
+        result = stage.apply(current, counts)
         if isinstance(result, str):
-            self.counts.dropped[result] += 1
-            return None
-        self.counts.kept += 1
-        if result.text != record.text:
-            self.counts.changed += 1
-        return result
+            steps.append(Step(reason=result, details=counts.details or None))
+            return steps, None
+        steps.append(Step(changed=result.text != current.text, details=counts.details or None))
+        current = result
+    return steps, current
+
+
+def replay(steps: list[Step], stages: list[Stage]) -> bool:
+    """Count a traced record into the stages, deciding the keyed ones in order; whether it is kept."""
+    for stage, step in zip(stages, steps, strict=False):
+        counts = stage.counts
+        counts.documents_in += 1
+        reason = step.reason
+        if stage.decide is not None:
+            reason = stage.decide(step.key)
+        if step.details:
+            counts.details.update(step.details)
+        if reason is not None:
+            counts.dropped[reason] += 1
+            return False
+        counts.kept += 1
+        counts.changed += step.changed
+    return True
 
 
 def read_all(
@@ -149,20 +202,23 @@ def filter_stage(config: PrepareConfig) -> StageFunction:
     return run
 
 
-def exact_dedup_stage() -> StageFunction:
+def exact_dedup_stage() -> Stage:
     seen = ExactDeduplicator()
-    return lambda record, counts: "exact duplicate" if seen.is_duplicate(record.text) else record
+    return Stage(
+        "exact dedup",
+        key=lambda record: exact_key_int(record.text),
+        decide=lambda key: "exact duplicate" if seen.is_duplicate_key(key) else None,
+    )
 
 
-def near_dedup_stage(config: PrepareConfig) -> StageFunction:
+def near_dedup_stage(config: PrepareConfig) -> Stage:
     d = config.dedup
     index = NearDeduplicator(d.num_perm, d.bands, d.threshold, d.shingle_size, d.seed)
-
-    def run(record: Record, counts: StageCounts) -> Record | str:
-        duplicate, _ = index.check(record.text)
-        return "near duplicate" if duplicate else record
-
-    return run
+    return Stage(
+        "near dedup",
+        key=lambda record: index.hasher.signature(record.text),
+        decide=lambda signature: "near duplicate" if index.check_signature(signature)[0] else None,
+    )
 
 
 def pii_stage(config: PrepareConfig) -> StageFunction:
@@ -182,24 +238,22 @@ def build_stages(config: PrepareConfig, lines: LineDocumentCounts | None) -> lis
         stages.append(Stage("clean", clean_stage(config, lines)))
     stages.append(Stage("filter", filter_stage(config)))
     if config.dedup.exact:
-        stages.append(Stage("exact dedup", exact_dedup_stage()))
+        stages.append(exact_dedup_stage())
     if config.dedup.near:
-        stages.append(Stage("near dedup", near_dedup_stage(config)))
+        stages.append(near_dedup_stage(config))
     if config.pii.enabled:
         stages.append(Stage("pii", pii_stage(config)))
     return stages
 
 
-def run_stages(records: Iterable[Record], stages: list[Stage]) -> Iterator[Record]:
-    """The records that pass every stage, each stage counting as it goes."""
-    for record in records:
-        current: Record | None = record
-        for stage in stages:
-            current = stage(current)
-            if current is None:
-                break
-        if current is not None:
-            yield current
+def run_stages(records: Iterable[Record], stages: list[Stage], processes: int = 1) -> Iterator[Record]:
+    """The records that pass every stage, in input order, each stage counting as it goes; the record-alone
+    work runs in `processes` worker processes. A record that a keyed stage drops has had the later stages'
+    record-alone work done for nothing (PII redaction of a duplicate): the price of not waiting for the
+    decision before going on."""
+    for steps, record in map_in_order(functools.partial(trace, stages=stages), records, processes):
+        if replay(steps, stages) and record is not None:
+            yield record
 
 
 def count_boilerplate_lines(
@@ -207,11 +261,21 @@ def count_boilerplate_lines(
 ) -> LineDocumentCounts:
     lines = LineDocumentCounts(min_chars=config.clean.boilerplate_min_chars)
     scratch = Quarantine()  # the second pass records the quarantine
-    for number, record in enumerate(read_all(sources, config.sources, scratch, config.output.limit_docs), 1):
-        lines.add_document(clean_text(record.text))
+    records = read_all(sources, config.sources, scratch, config.output.limit_docs)
+    texts = map_in_order(_cleaned_text, records, worker_processes(config))
+    for number, text in enumerate(texts, 1):
+        lines.add_document(text)
         if progress is not None and number % 64 == 0:
             progress("counting lines", number, 0)
     return lines
+
+
+def _cleaned_text(record: Record) -> str:
+    return clean_text(record.text)
+
+
+def worker_processes(config: PrepareConfig) -> int:
+    return config.output.processes or os.cpu_count() or 1
 
 
 def _write_many(
@@ -286,7 +350,7 @@ def prepare(
                     yield record
 
             records = read_all(sources, config.sources, quarantine, config.output.limit_docs)
-            for record in run_stages(counted(records), stages):
+            for record in run_stages(counted(records), stages, worker_processes(config)):
                 split = split_of(record.text, config.split)
                 split_counts[split] += 1
                 lengths.append(len(record.text))
@@ -307,7 +371,7 @@ def prepare(
     if progress is not None:
         progress("tokenizing", read_count, statistics.raw_bytes)
 
-    processes = config.output.processes or os.cpu_count() or 1
+    processes = worker_processes(config)
     shards: dict[str, list[Path]] = {}
     for split, path in zip(SPLITS, clean_paths, strict=True):
         shards[split] = write_token_shards(
