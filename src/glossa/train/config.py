@@ -85,6 +85,7 @@ class TrainConfig:
     eval_every: int = 0  # 0: only at the end
     eval_batches: int = 20
     patience: int = 0  # 0: no early stopping
+    keep_best: bool = True  # with validation: end with the lowest validation loss's weights, not the last
     log_every: int = 10
     seed: int = 1337
     deterministic: bool = False

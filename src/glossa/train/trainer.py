@@ -13,10 +13,20 @@ Every `eval_every` steps the model is scored on `eval_batches` validation batche
 with `patience`, training stops after that many evaluations without a new best (early stopping: the
 validation loss rising while the training loss falls is overfitting). Every `checkpoint_every` steps a
 checkpoint is written (`glossa.train.checkpoint`); a run started again with the same out_dir resumes from the
-newest one. The test split is scored once, at the end.
+newest one.
+
+With `keep_best` (the default) the run hands over the weights of the step with the lowest validation loss,
+not the last step's, as HF Trainer's `load_best_model_at_end` and nanoGPT's save-on-best do: each new best is
+copied to CPU memory and put back into the model at the end (after a resume the copy is gone, so it is read
+from that step's checkpoint folder, which pruning keeps). Those weights are what model/ holds, what the
+test split is scored on (once, at the end), and what the summary's "val" scores belong to: validation is
+scored again on them when they are not the last step's, so "val" and "test" describe the same model.
+summary.json says which in `weights_step` and `weights`: "best"; "final" (keep_best off, or nothing to
+choose by); or "final_fallback" (a resumed run whose best step has no checkpoint folder to restore from,
+as when checkpoint_every is not a multiple of eval_every).
 
 The run writes into out_dir: run.json (config, git revision, machine), log.jsonl (one line per logged step or
-evaluation), checkpoints/, model/ (final weights), loss.png and lr.png, summary.json. While it runs a Rich
+evaluation), checkpoints/, model/ (the weights above), loss.png and lr.png, summary.json. While it runs a Rich
 line shows step, loss, learning rate, gradient norm, tokens/s, MFU (model FLOPs per token from
 `glossa.models.describe` × tokens/s ÷ the device's peak) and ETA.
 
@@ -167,6 +177,8 @@ class Trainer:
         )
         self.step = 0
         self.best_loss, self.best_step, self.bad_evals = math.inf, None, 0
+        self.best_weights: dict[str, torch.Tensor] | None = None  # keep_best: best_step's, on CPU
+        self.last_val: dict[str, float] | None = None
 
     # -- setup ----------------------------------------------------------------------------------------------
 
@@ -329,6 +341,8 @@ class Trainer:
         self._log(log_path, {"step": self.step, **{f"val_{k}": v for k, v in result.items()}})
         if result["loss"] < self.best_loss:
             self.best_loss, self.best_step, self.bad_evals = result["loss"], self.step, 0
+            if config.keep_best:  # the last step's weights need no copy: the model ends with them
+                self.best_weights = self._snapshot() if self.step < config.max_steps else None
         else:
             self.bad_evals += 1
         self.last_val = result
@@ -345,6 +359,49 @@ class Trainer:
         options = StateDictOptions(full_state_dict=True, cpu_offload=True)
         state = get_model_state_dict(self.wrapped, options=options)
         return Transformer.from_state_dict(self.model_config, state) if self.dist.main else self.model
+
+    def _snapshot(self) -> dict[str, torch.Tensor]:
+        """A CPU copy of the weights; under FSDP the gathered full weights on rank 0 and {} elsewhere (a
+        collective: every rank calls it, as every rank evaluates)."""
+        if self.sharded:
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+            options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+            state = get_model_state_dict(self.wrapped, options=options)
+        else:
+            state = self.model.state_dict()
+        return {name: tensor.detach().to("cpu", copy=True) for name, tensor in state.items()}
+
+    def _load_weights(self, state: dict[str, torch.Tensor]) -> None:
+        """Put `state` (a snapshot or a checkpoint's model.safetensors) into the model on every rank."""
+        if self.sharded:
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+
+            options = StateDictOptions(full_state_dict=True, broadcast_from_rank0=True)
+            set_model_state_dict(self.wrapped, state, options=options)
+            return
+        missing, unexpected = self.model.load_state_dict(state, strict=False)
+        if unexpected or [m for m in missing if m != "head.weight"]:  # a tied head is saved once
+            raise GlossaError("the best step's weights do not fit this model: choose a new out_dir")
+        self.model.tie_weights()
+
+    def _restore_best(self) -> tuple[int, str]:
+        """keep_best: put best_step's weights back. Returns the step whose weights the run ends with, and
+        which they are ("best", "final", "final_fallback")."""
+        if not self.config.keep_best or self.best_step is None:
+            return self.step, "final"
+        if self.best_step == self.step:
+            return self.step, "best"
+        state = self.best_weights
+        if state is None:  # resumed after the best step: its checkpoint folder holds the weights
+            from safetensors.torch import load_file
+
+            weights = self.root / ckpt.PATTERN.format(self.best_step) / "model.safetensors"
+            if not weights.is_file():
+                return self.step, "final_fallback"
+            state = load_file(str(weights))
+        self._load_weights(state)
+        return self.best_step, "best"
 
     def _checkpoint(self) -> None:
         model = self._saveable_model()
@@ -392,16 +449,19 @@ class Trainer:
         from glossa.train.data import sequential_batches
 
         config = self.config
+        weights_step, weights = self._restore_best()
         summary: dict[str, Any] = {
             "steps": self.step,
             "train_loss": last_train,
             "stopped_early": stopped_early,
             "best_val_loss": self.best_loss,
             "best_step": self.best_step,
+            "weights_step": weights_step,
+            "weights": weights,
         }
-        if self.splits["val"] and not getattr(self, "last_val", None):
-            self.last_val = self._validation_scores()  # resumed at the final step: nothing evaluated yet
-        if getattr(self, "last_val", None):
+        if self.splits["val"]:
+            if self.last_val is None or weights_step != self.step:  # resumed at the end, or the best restored
+                self.last_val = self._validation_scores()
             summary["val"] = self.last_val
         if self.splits["test"]:
             test = np.concatenate(self.splits["test"])
