@@ -1,12 +1,14 @@
 """Benchmark `glossa data prepare`: throughput (MB/s of raw input) and peak RSS on a generated corpus.
 
     python benchmarks/data_prepare.py --megabytes 1000 [--work /tmp/glossa-data-bench] [--tokenizer smollm2]
+                                      [--processes 0]
 
 Generates a JSONL corpus under --work (never inside the project) of prose-like documents (~3 KB each) with
 planted exact duplicates (3%), near duplicates (3%, a few words edited), PII, boilerplate footers and a few
-malformed lines, then runs the whole pipeline (two passes, every stage, tokenization into shards on every
-core) in a child process and reports wall time, MB/s, and peak RSS from `resource.getrusage` — of the
-pipeline process itself and of its largest tokenizer worker. The corpus is generated once and reused.
+malformed lines, then runs the whole pipeline (two passes, every stage, tokenization into shards; on every
+core, or on `--processes`) in a child process and reports wall time, MB/s, and peak RSS from
+`resource.getrusage` — of the pipeline process itself and of its largest worker. The corpus is generated
+once and reused.
 The target: peak RSS under 1 GB whatever the corpus size.
 """
 
@@ -70,11 +72,11 @@ def generate(path: Path, megabytes: int, seed: int = 0) -> None:
     os.replace(temporary, path)
 
 
-def child(corpus: Path, out: Path, tokenizer: str) -> None:
+def child(corpus: Path, out: Path, tokenizer: str, processes: int) -> None:
     from glossa.data.config import load_config
     from glossa.data.pipeline import prepare
 
-    config = load_config(None, [f'output.tokenizer="{tokenizer}"'])
+    config = load_config(None, [f'output.tokenizer="{tokenizer}"', f"output.processes={processes}"])
     marks: dict[str, float] = {}
 
     def progress(phase: str, documents: int, size: int) -> None:
@@ -108,10 +110,11 @@ def main() -> None:
     parser.add_argument("--megabytes", type=int, default=1000)
     parser.add_argument("--work", type=Path, default=Path("/tmp/glossa-data-bench"))
     parser.add_argument("--tokenizer", default="smollm2")
+    parser.add_argument("--processes", type=int, default=0, help="worker processes (0: every core)")
     parser.add_argument("--child", nargs=2, metavar=("CORPUS", "OUT"))
     arguments = parser.parse_args()
     if arguments.child:
-        child(Path(arguments.child[0]), Path(arguments.child[1]), arguments.tokenizer)
+        child(Path(arguments.child[0]), Path(arguments.child[1]), arguments.tokenizer, arguments.processes)
         return
     arguments.work.mkdir(parents=True, exist_ok=True)
     corpus = arguments.work / f"corpus_{arguments.megabytes}MB.jsonl"
@@ -126,6 +129,8 @@ def main() -> None:
             __file__,
             "--tokenizer",
             arguments.tokenizer,
+            "--processes",
+            str(arguments.processes),
             "--child",
             str(corpus),
             str(arguments.work / "out"),
@@ -158,7 +163,7 @@ def main() -> None:
     )
     print(
         f"peak RSS: pipeline {result['own_peak_rss'] / 2**20:,.0f} MiB, "
-        f"largest tokenizer worker {result['worker_peak_rss'] / 2**20:,.0f} MiB (limit 1024 MiB)"
+        f"largest worker {result['worker_peak_rss'] / 2**20:,.0f} MiB (limit 1024 MiB)"
     )
 
 
