@@ -3,15 +3,21 @@ documents in the same order, the same stage counts, the same shards."""
 
 import itertools
 import json
+import os
 import random
+import signal
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
 
 from glossa.data.config import load_config
 from glossa.data.pipeline import prepare
-from glossa.data.workers import can_fork, map_in_order
+from glossa.data.workers import map_in_order
 from glossa.errors import GlossaError
+from glossa.forking import can_fork
 
 needs_fork = pytest.mark.skipif(not can_fork(), reason="workers are forked on Linux only")
 
@@ -43,6 +49,37 @@ def test_a_consumer_that_stops_early_and_a_failing_item_leave_nothing_hanging():
 
 
 STOP = ["the", "of", "and", "to", "with", "that", "have", "be", "a", "in"]
+
+
+INTERRUPTED_RUN = """
+import sys, time
+from glossa.data.workers import map_in_order
+try:
+    for n in map_in_order(abs, range(10_000), 2, chunk_items=4):
+        time.sleep(0.01)  # a slow consumer: the workers wait for work, as they often do
+        if n == 8:
+            print("running", flush=True)
+except KeyboardInterrupt:
+    print("aborted", file=sys.stderr)
+    sys.exit(130)
+"""
+
+
+@needs_fork
+def test_ctrl_c_stops_the_pool_with_one_line_and_no_worker_tracebacks():
+    process = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED_RUN],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal gives a command
+    )
+    assert process.stdout.readline().strip() == "running"
+    started = time.monotonic()
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does: the parent and every worker get it
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and time.monotonic() - started < 30
+    assert stderr.strip() == "aborted", stderr  # no traceback from any worker
 
 
 def _document(generator: random.Random, index: int) -> str:

@@ -9,7 +9,8 @@ the sources while the workers compute.
 
 Workers are forked after the function is put in a module global, so closures over large read-only state (a
 boilerplate line sketch, a compiled filter configuration) reach them without pickling; only the items and
-the results cross the pipe. Where `fork` is missing (macOS, Windows) or one process is asked for, the
+the results cross the pipe; workers leave Ctrl-C to this process (`glossa.forking`). Where `fork` is
+missing (macOS, Windows) or one process is asked for, the
 function runs here, item by item, with the same results.
 """
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
-import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -25,14 +25,11 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from glossa.errors import GlossaError
+from glossa.forking import can_fork, ignore_interrupts
 
 IN_FLIGHT_PER_WORKER = 3
 
 _forked_function: Callable[[Any], Any] | None = None
-
-
-def can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods() and sys.platform.startswith("linux")
 
 
 def map_in_order(
@@ -47,7 +44,8 @@ def map_in_order(
     chunks = _chunked(items, chunk_items)
     pending: deque[Future[list[Any]]] = deque()
     try:
-        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(processes, mp_context=context, initializer=ignore_interrupts) as pool:
             try:
                 for chunk in chunks:
                     pending.append(pool.submit(_apply_to_chunk, chunk))

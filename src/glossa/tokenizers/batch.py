@@ -66,6 +66,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from glossa.atomic import atomic_write
 from glossa.errors import GlossaError
+from glossa.forking import can_fork, ignore_interrupts
 from glossa.tokenizers.base import Tokenizer
 
 CHUNK_CHARS = 256 * 1024
@@ -88,6 +89,7 @@ _worker_tokenizer: Tokenizer | None = None
 
 def _start_worker(tokenizer: Tokenizer) -> None:
     global _worker_tokenizer
+    ignore_interrupts()
     _worker_tokenizer = copy.deepcopy(tokenizer)
 
 
@@ -130,7 +132,7 @@ def encode_in_processes(
     if processes == 1 or len(texts) < 2:
         with _collector_paused():
             return [tokenizer.encode(text) for text in texts]
-    if _can_fork():
+    if can_fork():
         return _encode_forked(tokenizer, texts, processes)
     with _pool(tokenizer, processes) as pool:
         return _encode_in_pool(pool, texts, processes, chunk_chars)
@@ -170,7 +172,8 @@ def _encode_forked(tokenizer: Tokenizer, texts: list[str], processes: int) -> li
     caller_froze = gc.get_freeze_count() > 0  # then leave the permanent generation as the caller keeps it
     gc.freeze()
     try:
-        with ProcessPoolExecutor(processes - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+        forked = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(processes - 1, mp_context=forked, initializer=ignore_interrupts) as pool:
             while front < back or in_flight:
                 for index in [i for i, future in in_flight.items() if future.done()]:
                     results[index] = in_flight.pop(index).result()
@@ -190,10 +193,6 @@ def _encode_forked(tokenizer: Tokenizer, texts: list[str], processes: int) -> li
             gc.unfreeze()
         _forked_work = None
     return [ids for chunk in results if chunk is not None for ids in chunk]
-
-
-def _can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods() and sys.platform.startswith("linux")
 
 
 def _encode_in_pool(
@@ -216,7 +215,7 @@ def _encode_in_pool(
 
 def _pool(tokenizer: Tokenizer, processes: int) -> ProcessPoolExecutor:
     initargs = (tokenizer,)
-    if _can_fork():
+    if can_fork():
         forked = multiprocessing.get_context("fork")
         return ProcessPoolExecutor(processes, mp_context=forked, initializer=_start_worker, initargs=initargs)
     main_file = getattr(sys.modules["__main__"], "__file__", None)
