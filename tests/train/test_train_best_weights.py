@@ -1,6 +1,6 @@
 """keep_best: a run whose validation loss is lowest before its last step hands over (model/) and scores on
-test the weights of that best step — also after a resume, from the best step's checkpoint folder — and with
-keep_best=false the final weights, as before."""
+test the weights of that best step — also after a resume, from the copy that later checkpoints carry or from
+the best step's own checkpoint folder — and with keep_best=false the final weights, as before."""
 
 from __future__ import annotations
 
@@ -97,12 +97,27 @@ def test_a_resumed_run_restores_the_best_weights_from_its_checkpoint(tmp_path):
     assert _same(_weights(tmp_path / "resumed" / "model"), _weights(tmp_path / "whole" / "model"))
 
 
-def test_a_resumed_run_without_the_best_checkpoint_ends_with_the_final_weights(tmp_path):
+def test_a_resumed_run_whose_best_step_has_no_checkpoint_reads_the_copy_in_the_newest_one(tmp_path):
+    whole = _train(_config(tmp_path / "whole"))
+    config = _config(tmp_path / "resumed")
+    _interrupted(config, after=20)
+    kept = sorted((tmp_path / "resumed" / "checkpoints").glob("step_*"))
+    assert [p.name for p in kept][-1] == "step_000020" and len(kept) == 2  # the last one and the best
+    assert (kept[-1] / "best_model.safetensors").is_file()
+    assert not (kept[0] / "best_model.safetensors").exists()  # the best step's own: no copy of itself
+    shutil.rmtree(kept[0])  # as if checkpoint_every had never landed on the best step
+    resumed = _train(config)
+    assert resumed["weights_step"] == whole["weights_step"] and resumed["weights"] == "best"
+    assert resumed["test"] == whole["test"]
+    assert _same(_weights(tmp_path / "resumed" / "model"), _weights(tmp_path / "whole" / "model"))
+
+
+def test_a_resumed_run_with_no_copy_of_the_best_weights_ends_with_the_final_weights(tmp_path):
     config = _config(tmp_path)
     _interrupted(config, after=20)
     kept = sorted((tmp_path / "checkpoints").glob("step_*"))
-    assert [p.name for p in kept][-1] == "step_000020" and len(kept) == 2  # the last one and the best
     shutil.rmtree(kept[0])
+    (kept[-1] / "best_model.safetensors").unlink()  # checkpoints as an older glossa wrote them
     summary = _train(config)
     assert summary["best_step"] == int(kept[0].name.removeprefix("step_")) < 20
     assert summary["weights_step"] == STEPS and summary["weights"] == "final_fallback"

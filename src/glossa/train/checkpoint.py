@@ -6,6 +6,9 @@ moment — even in the middle of writing one — resumes from the last complete 
         optimizer.pt                       optimizer state + torch RNG state (tensors only; loaded with
                                            torch.load(weights_only=True), glossa's one use of torch.load)
         state.json                         step, data-loader position, numpy/python RNG, best metric, LRs
+        best_model.safetensors             (only when the best step is an earlier one) its weights, so that
+                                           a resumed run can end with them even if that step's own
+                                           checkpoint was never written or was pruned
 
 The folder is written as `.tmp-step_000100-<pid>` and renamed to its final name only when every file is
 fsynced: a folder named `step_*` is complete by construction, and half-written `.tmp-*` folders are ignored
@@ -31,6 +34,7 @@ import torch
 from glossa.errors import GlossaError
 
 PATTERN = "step_{:06d}"
+BEST_WEIGHTS = "best_model.safetensors"
 
 
 def checkpoint_root(out_dir: str | Path) -> Path:
@@ -57,8 +61,18 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(
-    root: Path, step: int, model, optimizer, state: dict[str, Any], *, keep_last: int, best_step: int | None
+    root: Path,
+    step: int,
+    model,
+    optimizer,
+    state: dict[str, Any],
+    *,
+    keep_last: int,
+    best_step: int | None,
+    best_weights: dict[str, torch.Tensor] | None = None,
 ) -> Path:
+    from safetensors.torch import save_file
+
     from glossa.models.loading import save_model
 
     final = root / PATTERN.format(step)
@@ -68,6 +82,8 @@ def save_checkpoint(
     save_model(model, temporary)
     extra = {"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state()}
     torch.save(extra, temporary / "optimizer.pt")
+    if best_weights:
+        save_file(best_weights, str(temporary / BEST_WEIGHTS))
     pause = float(os.environ.get("GLOSSA_CHECKPOINT_SLEEP", "0") or 0)
     if pause:
         time.sleep(pause)  # a test kills the process here: the folder is half-written

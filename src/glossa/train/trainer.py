@@ -17,13 +17,14 @@ newest one.
 
 With `keep_best` (the default) the run hands over the weights of the step with the lowest validation loss,
 not the last step's, as HF Trainer's `load_best_model_at_end` and nanoGPT's save-on-best do: each new best is
-copied to CPU memory and put back into the model at the end (after a resume the copy is gone, so it is read
-from that step's checkpoint folder, which pruning keeps). Those weights are what model/ holds, what the
+copied to CPU memory and put back into the model at the end. Every checkpoint written after the best step
+carries that copy (best_model.safetensors), which a resumed run reads back; failing that, it reads the best
+step's own checkpoint folder, which pruning keeps. Those weights are what model/ holds, what the
 test split is scored on (once, at the end), and what the summary's "val" scores belong to: validation is
 scored again on them when they are not the last step's, so "val" and "test" describe the same model.
 summary.json says which in `weights_step` and `weights`: "best"; "final" (keep_best off, or nothing to
-choose by); or "final_fallback" (a resumed run whose best step has no checkpoint folder to restore from,
-as when checkpoint_every is not a multiple of eval_every).
+choose by); or "final_fallback" (a resumed run that found the best weights in neither place, as with
+checkpoints written by an older glossa).
 
 The run writes into out_dir: run.json (config, git revision, machine), log.jsonl (one line per logged step or
 evaluation), checkpoints/, model/ (the weights above), loss.png and lr.png, summary.json. While it runs a Rich
@@ -393,7 +394,7 @@ class Trainer:
         if self.best_step == self.step:
             return self.step, "best"
         state = self.best_weights
-        if state is None:  # resumed after the best step: its checkpoint folder holds the weights
+        if state is None:  # resumed from the best step's own checkpoint (or an older glossa's)
             from safetensors.torch import load_file
 
             weights = self.root / ckpt.PATTERN.format(self.best_step) / "model.safetensors"
@@ -420,6 +421,7 @@ class Trainer:
                 state,
                 keep_last=self.config.keep_last,
                 best_step=self.best_step,
+                best_weights=self.best_weights if self.best_step != self.step else None,
             )
         if self.dist.enabled:
             torch.distributed.barrier()
@@ -438,6 +440,11 @@ class Trainer:
         self.loader.load_state(state["data"])
         self.best_loss = state["best_loss"] if state["best_loss"] is not None else math.inf
         self.best_step, self.bad_evals = state["best_step"], state["bad_evals"]
+        best_weights = found[-1] / ckpt.BEST_WEIGHTS
+        if self.config.keep_best and best_weights.is_file():
+            from safetensors.torch import load_file
+
+            self.best_weights = load_file(str(best_weights))
         log_path = self.out_dir / "log.jsonl"
         if self.dist.main and log_path.exists():  # forget what the killed run logged after this checkpoint
             lines = [line for line in log_path.read_text().splitlines() if line.strip()]
