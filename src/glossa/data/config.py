@@ -9,7 +9,8 @@
     [dedup]       exact, near, threshold, num_perm, bands, shingle_size, seed
     [pii]         enabled, kinds
     [split]       train, validation, test, salt
-    [output]      tokenizer, shard_tokens, processes (0 = every core), parquet, stats_max_bytes, limit_docs
+    [output]      tokenizer, shard_tokens, processes (stage and tokenizer workers; 0 = every core), parquet,
+                  stats_max_bytes, limit_docs
 
 A key that does not exist, or a value of the wrong type, is a one-line `GlossaError` naming the section and
 key: a typo in a config file must not silently leave a default in place. `--set section.key=value` on the
