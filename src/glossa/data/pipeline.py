@@ -17,6 +17,7 @@ is either a function of the record (`Stage.apply`) or a key of the record plus a
 (`Stage.key`, `Stage.decide`); worker processes run the record-alone parts (`trace`) and this process
 replays their steps in input order (`replay`), deciding duplicates and counting. The output is identical
 to one process's, byte for byte.
+
 Nothing holds the corpus in memory: per document the pipeline keeps an 8-byte exact-dedup key, a MinHash
 signature and band keys (see glossa.data.dedup), and its length, for the percentiles in the card.
 

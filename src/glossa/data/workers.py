@@ -8,10 +8,9 @@ chunks per worker are out at once, so memory stays bounded however long the stre
 the sources while the workers compute.
 
 Workers are forked after the function is put in a module global, so closures over large read-only state (a
-boilerplate line sketch, a compiled filter configuration) reach them without pickling; only the items and
-the results cross the pipe; workers leave Ctrl-C to this process (`glossa.forking`). Where `fork` is
-missing (macOS, Windows) or one process is asked for, the
-function runs here, item by item, with the same results.
+boilerplate line sketch, a compiled filter configuration) reach them without pickling: only the items and
+the results cross the pipe. Workers leave Ctrl-C to this process (`glossa.forking`). Where `fork` is missing
+(macOS, Windows) or one process is asked for, the function runs here, item by item, with the same results.
 """
 
 from __future__ import annotations
