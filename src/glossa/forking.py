@@ -1,18 +1,24 @@
-"""What glossa's worker pools share: whether workers can be forked here, and a worker initializer that
-leaves Ctrl-C to the parent.
+"""What glossa's worker pools share: whether workers can be forked here, a worker initializer that leaves
+Ctrl-C to the parent, and a guard that keeps Ctrl-C out of a pool's bookkeeping.
 
 Forking (Linux) lets a worker inherit large read-only state — a tokenizer, a filter configuration, the texts
 to encode — instead of receiving it pickled; elsewhere (macOS, Windows) pools spawn fresh interpreters. A
 Ctrl-C reaches the whole process group: if every worker raised KeyboardInterrupt the user would see one
 traceback per worker, so workers ignore it, and the parent, which does get it, shuts its pool down and says
-"aborted" in one line.
+"aborted" in one line. That shutdown waits for every submitted task, and CPython 3.11's
+`ProcessPoolExecutor.submit` cut in half by the interrupt leaves a task registered but never queued, which
+the shutdown then waits for forever (seen once in CI); so submits run inside `deferred_interrupts`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 
 def can_fork() -> bool:
@@ -22,3 +28,24 @@ def can_fork() -> bool:
 def ignore_interrupts() -> None:
     """A pool initializer: this worker leaves Ctrl-C (SIGINT) to its parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Hold a Ctrl-C that arrives inside the block until the block ends, then act on it as the process's own
+    handler would (KeyboardInterrupt, by default). Off the main thread signals cannot be caught: no-op."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous is None:
+        yield
+        return
+    received: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            if callable(previous):
+                previous(signal.SIGINT, None)
+            elif previous == signal.SIG_DFL:
+                os.kill(os.getpid(), signal.SIGINT)

@@ -1,6 +1,7 @@
 """The pipeline's per-document work in worker processes gives exactly what one process gives: the same kept
 documents in the same order, the same stage counts, the same shards."""
 
+import contextlib
 import itertools
 import json
 import os
@@ -74,12 +75,16 @@ def test_ctrl_c_stops_the_pool_with_one_line_and_no_worker_tracebacks():
         text=True,
         start_new_session=True,  # its own process group, as a terminal gives a command
     )
-    assert process.stdout.readline().strip() == "running"
-    started = time.monotonic()
-    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does: the parent and every worker get it
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130 and time.monotonic() - started < 30
-    assert stderr.strip() == "aborted", stderr  # no traceback from any worker
+    try:
+        assert process.stdout.readline().strip() == "running"
+        started = time.monotonic()
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does: the parent and every worker get it
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 130 and time.monotonic() - started < 30
+        assert stderr.strip() == "aborted", stderr  # no traceback from any worker
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # a failed run leaves nothing behind
 
 
 def _document(generator: random.Random, index: int) -> str:

@@ -24,7 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from glossa.errors import GlossaError
-from glossa.forking import can_fork, ignore_interrupts
+from glossa.forking import can_fork, deferred_interrupts, ignore_interrupts
 
 IN_FLIGHT_PER_WORKER = 3
 
@@ -47,7 +47,8 @@ def map_in_order(
         with ProcessPoolExecutor(processes, mp_context=context, initializer=ignore_interrupts) as pool:
             try:
                 for chunk in chunks:
-                    pending.append(pool.submit(_apply_to_chunk, chunk))
+                    with deferred_interrupts():
+                        pending.append(pool.submit(_apply_to_chunk, chunk))
                     while len(pending) >= IN_FLIGHT_PER_WORKER * processes:
                         yield from pending.popleft().result()
                 while pending:

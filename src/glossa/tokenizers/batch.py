@@ -66,7 +66,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from glossa.atomic import atomic_write
 from glossa.errors import GlossaError
-from glossa.forking import can_fork, ignore_interrupts
+from glossa.forking import can_fork, deferred_interrupts, ignore_interrupts
 from glossa.tokenizers.base import Tokenizer
 
 CHUNK_CHARS = 256 * 1024
@@ -178,7 +178,8 @@ def _encode_forked(tokenizer: Tokenizer, texts: list[str], processes: int) -> li
                 for index in [i for i, future in in_flight.items() if future.done()]:
                     results[index] = in_flight.pop(index).result()
                 while front < back and len(in_flight) < IN_FLIGHT_PER_WORKER * (processes - 1):
-                    in_flight[front] = pool.submit(_encode_range, *ranges[front])
+                    with deferred_interrupts():
+                        in_flight[front] = pool.submit(_encode_range, *ranges[front])
                     front += 1
                 if front < back:
                     back -= 1
@@ -203,7 +204,9 @@ def _encode_in_pool(
     chunk_chars = max(1, min(chunk_chars, total_chars // (4 * processes)))
     encoded: list[list[int]] = []
     try:
-        for flat, lengths in pool.map(_encode_chunk, _chunks(texts, chunk_chars)):
+        with deferred_interrupts():  # map submits every chunk before it returns
+            results = pool.map(_encode_chunk, _chunks(texts, chunk_chars))
+        for flat, lengths in results:
             encoded.extend(_split(flat, lengths))
     except BrokenProcessPool as error:
         raise GlossaError(
