@@ -53,7 +53,8 @@ STOP = ["the", "of", "and", "to", "with", "that", "have", "be", "a", "in"]
 
 
 INTERRUPTED_RUN = """
-import sys, time
+import faulthandler, sys, time
+faulthandler.dump_traceback_later(30, exit=True)  # a hang fails the test with every thread's stack
 from glossa.data.workers import map_in_order
 try:
     for n in map_in_order(abs, range(10_000), 2, chunk_items=4):
