@@ -6,8 +6,8 @@ to encode — instead of receiving it pickled; elsewhere (macOS, Windows) pools 
 Ctrl-C reaches the whole process group: if every worker raised KeyboardInterrupt the user would see one
 traceback per worker, so workers ignore it, and the parent, which does get it, shuts its pool down and says
 "aborted" in one line. That shutdown waits for every submitted task, and CPython 3.11's
-`ProcessPoolExecutor.submit` cut in half by the interrupt leaves a task registered but never queued, which
-the shutdown then waits for forever (seen once in CI); so submits run inside `deferred_interrupts`.
+`ProcessPoolExecutor.submit` cut in half by the interrupt (between registering a task and queueing its id)
+would leave a task the shutdown waits for forever; so submits run inside `deferred_interrupts`.
 """
 
 from __future__ import annotations
@@ -33,9 +33,10 @@ def ignore_interrupts() -> None:
 @contextlib.contextmanager
 def deferred_interrupts() -> Iterator[None]:
     """Hold a Ctrl-C that arrives inside the block until the block ends, then act on it as the process's own
-    handler would (KeyboardInterrupt, by default). Off the main thread signals cannot be caught: no-op."""
+    handler would (KeyboardInterrupt, by default). A no-op off the main thread (signals cannot be caught
+    there) and where Ctrl-C is ignored (a background job of a non-interactive shell starts that way)."""
     previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or previous is None:
+    if threading.current_thread() is not threading.main_thread() or previous in (None, signal.SIG_IGN):
         yield
         return
     received: list[int] = []

@@ -53,8 +53,11 @@ STOP = ["the", "of", "and", "to", "with", "that", "have", "be", "a", "in"]
 
 
 INTERRUPTED_RUN = """
-import faulthandler, sys, time
+import faulthandler, signal, sys, time
 faulthandler.dump_traceback_later(30, exit=True)  # a hang fails the test with every thread's stack
+# Ctrl-C on, as a terminal starts a command: run as a background job of a non-interactive shell (as CI may
+# run the suite), this process would inherit SIGINT ignored and never see the test's Ctrl-C
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from glossa.data.workers import map_in_order
 try:
     for n in map_in_order(abs, range(10_000), 2, chunk_items=4):
