@@ -128,16 +128,19 @@ def _remove(folder: Path) -> None:
     shutil.rmtree(doomed, ignore_errors=True)
 
 
+def load_weights(model, weights: dict[str, torch.Tensor], where: str) -> None:
+    """Put saved weights into `model` (a tied head is saved once, as the embedding, and re-tied here)."""
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    if unexpected or [m for m in missing if m != "head.weight"]:
+        raise GlossaError(f"{where} does not fit this model: change the model or the out_dir")
+    model.tie_weights()
+
+
 def load_checkpoint(folder: Path, model, optimizer) -> dict[str, Any]:
     """Put the weights, optimizer and RNG states back; return state.json (step, data position, ...)."""
     from safetensors.torch import load_file
 
-    weights = load_file(str(folder / "model.safetensors"))
-    target = model
-    missing, unexpected = target.load_state_dict(weights, strict=False)
-    if unexpected or [m for m in missing if m != "head.weight"]:
-        raise GlossaError(f"checkpoint {folder} does not fit this model: change the model or the out_dir")
-    target.tie_weights()
+    load_weights(model, load_file(str(folder / "model.safetensors")), f"checkpoint {folder}")
     extra = torch.load(folder / "optimizer.pt", weights_only=True)
     optimizer.load_state_dict(extra["optimizer"])
     torch.set_rng_state(extra["torch_rng"])

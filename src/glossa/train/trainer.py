@@ -381,10 +381,7 @@ class Trainer:
             options = StateDictOptions(full_state_dict=True, broadcast_from_rank0=True)
             set_model_state_dict(self.wrapped, state, options=options)
             return
-        missing, unexpected = self.model.load_state_dict(state, strict=False)
-        if unexpected or [m for m in missing if m != "head.weight"]:  # a tied head is saved once
-            raise GlossaError("the best step's weights do not fit this model: choose a new out_dir")
-        self.model.tie_weights()
+        ckpt.load_weights(self.model, state, "the best step's snapshot")
 
     def _restore_best(self) -> tuple[int, str]:
         """keep_best: put best_step's weights back. Returns the step whose weights the run ends with, and
